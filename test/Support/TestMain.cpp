@@ -1,0 +1,3 @@
+//===- TestMain.cpp - Catch2 main -----------------------------------------===//
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
