@@ -3,6 +3,7 @@
 #include "gradlint/Loader/Loader.h"
 #include "gradlint/Report/Inspect.h"
 #include "gradlint/Shape/ShapeInference.h"
+#include "gradlint/Structure/Structure.h"
 #include "gradlint/Support/Error.h"
 #include "llvm/Support/FileSystem.h"
 
@@ -34,13 +35,15 @@ llvm::Expected<int> gradlint::runInspect(const ModelOptions &Opts) {
   auto Shapes = inferShapes(**M, Dims);
   if (!Shapes)
     return Shapes.takeError();
+  ModelStructure Structure = recoverStructure(**M);
   auto OS = openOutput(Opts.OutputPath);
   if (!OS)
     return OS.takeError();
   if (Opts.Format == "json")
-    **OS << llvm::formatv("{0:2}", llvm::json::Value(inspectJson(**M, *Shapes)))
+    **OS << llvm::formatv("{0:2}", llvm::json::Value(
+                                       inspectJson(**M, *Shapes, &Structure)))
          << "\n";
   else
-    printInspectText(**OS, **M, *Shapes);
+    printInspectText(**OS, **M, *Shapes, &Structure);
   return ExitOk;
 }

@@ -1,6 +1,7 @@
 //===- Inspect.cpp - describe a model -------------------------------------===//
 #include "gradlint/Report/Inspect.h"
 #include "llvm/Support/Format.h"
+#include <cmath>
 #include <set>
 
 using namespace gradlint;
@@ -74,7 +75,8 @@ static llvm::json::Array valueList(const Model &M,
 }
 
 llvm::json::Object gradlint::inspectJson(const Model &M,
-                                         const ShapeReport &Shapes) {
+                                         const ShapeReport &Shapes,
+                                         const ModelStructure *Structure) {
   ModelSummary S = summarize(M);
   llvm::json::Object Ops;
   for (const auto &[Op, Count] : S.OpHistogram)
@@ -93,7 +95,7 @@ llvm::json::Object gradlint::inspectJson(const Model &M,
   llvm::json::Array Defaulted;
   for (const std::string &D : Shapes.Defaulted)
     Defaulted.push_back(D);
-  return llvm::json::Object{
+  llvm::json::Object Out{
       {"schema", "gradlint.inspect/1"},
       {"model", std::move(Model)},
       {"defaulted_dims", std::move(Defaulted)},
@@ -103,6 +105,11 @@ llvm::json::Object gradlint::inspectJson(const Model &M,
       {"unknown_ops", std::move(Unknown)},
       {"unknown_shapes", std::move(UnknownShapes)},
   };
+  if (Structure) {
+    Out["blocks"] = blocksJson(M, *Structure);
+    Out["structure"] = structureJson(M, *Structure);
+  }
+  return Out;
 }
 
 static std::string humanBytes(uint64_t B) {
@@ -119,7 +126,8 @@ static std::string humanBytes(uint64_t B) {
 }
 
 void gradlint::printInspectText(llvm::raw_ostream &OS, const Model &M,
-                                const ShapeReport &Shapes) {
+                                const ShapeReport &Shapes,
+                                const ModelStructure *Structure) {
   ModelSummary S = summarize(M);
   const ModelInfo &I = M.Info;
   OS << I.Path << "\n";
@@ -181,5 +189,241 @@ void gradlint::printInspectText(llvm::raw_ostream &OS, const Model &M,
       OS << "  " << M.G.Nodes[Id].Name << " (" << M.G.Nodes[Id].OpType
          << "): " << Why << "\n";
     }
+  }
+  if (Structure)
+    printStructureText(OS, M, *Structure);
+}
+
+//===-- structure -----------------------------------------------------------===//
+
+static llvm::json::Value nodeName(const Model &M, NodeId N) {
+  if (N == NoId)
+    return nullptr;
+  return M.G.Nodes[N].Name;
+}
+
+static llvm::json::Value valueName(const Model &M, ValueId V) {
+  if (V == NoId)
+    return nullptr;
+  return M.G.Values[V].Name;
+}
+
+static llvm::json::Value countOrNull(int64_t N) {
+  if (N <= 0)
+    return nullptr;
+  return N;
+}
+
+static llvm::json::Array nodeNames(const Model &M, const std::vector<NodeId> &Ids) {
+  llvm::json::Array A;
+  for (NodeId N : Ids)
+    A.push_back(M.G.Nodes[N].Name);
+  return A;
+}
+
+static bool isScaled(const AttentionInfo &A) {
+  return !A.ScaleKnown || std::fabs(A.Scale - 1) > 1e-6;
+}
+
+static llvm::json::Object normJson(const Model &M, const NormInfo &N) {
+  return llvm::json::Object{
+      {"kind", normKindName(N.Kind)},
+      {"placement", normPlacementName(N.Placement)},
+      {"sublayer", N.Sublayer},
+      {"form", N.Form},
+      {"decomposed", N.Decomposed},
+      {"epsilon", N.Epsilon},
+      {"axis", N.Axis},
+      {"gamma", valueName(M, N.Gamma)},
+      {"beta", valueName(M, N.Beta)},
+      {"input", valueName(M, N.Input)},
+      {"output", valueName(M, N.Output)},
+      {"nodes", nodeNames(M, N.Nodes)},
+  };
+}
+
+static llvm::json::Object attentionJson(const Model &M, const AttentionInfo &A) {
+  llvm::json::Value Ratio = nullptr;
+  if (A.ScaleKnown && A.HeadDim > 0)
+    Ratio = A.Scale * std::sqrt(static_cast<double>(A.HeadDim));
+  return llvm::json::Object{
+      {"heads", countOrNull(A.Heads)},
+      {"kv_heads", countOrNull(A.KvHeads)},
+      {"head_dim", countOrNull(A.HeadDim)},
+      {"scale", A.ScaleKnown ? llvm::json::Value(A.Scale) : nullptr},
+      {"scaled", isScaled(A)},
+      {"scale_ratio", std::move(Ratio)},
+      {"softcap", A.Softcap != 0 ? llvm::json::Value(A.Softcap) : nullptr},
+      {"mask", maskKindName(A.Mask)},
+      {"fused_qkv", A.FusedQkv},
+      {"rotary", A.Rotary},
+      {"op", A.Fused != NoId ? llvm::json::Value(M.G.Nodes[A.Fused].OpType)
+                             : nullptr},
+      {"nodes", llvm::json::Object{{"q", nodeName(M, A.Q)},
+                                   {"k", nodeName(M, A.K)},
+                                   {"v", nodeName(M, A.V)},
+                                   {"scores", nodeName(M, A.Scores)},
+                                   {"softmax", nodeName(M, A.Softmax)},
+                                   {"context", nodeName(M, A.Context)},
+                                   {"out", nodeName(M, A.Out)},
+                                   {"fused", nodeName(M, A.Fused)},
+                                   {"masks", nodeNames(M, A.MaskNodes)}}},
+      {"weights", llvm::json::Object{{"q", valueName(M, A.QWeight)},
+                                     {"k", valueName(M, A.KWeight)},
+                                     {"v", valueName(M, A.VWeight)},
+                                     {"out", valueName(M, A.OutWeight)}}},
+      {"input", valueName(M, A.Input)},
+      {"output", valueName(M, A.Output)},
+  };
+}
+
+static llvm::json::Object ffnJson(const Model &M, const FfnInfo &F) {
+  return llvm::json::Object{
+      {"activation", F.Activation},
+      {"gated", F.Gated},
+      {"nodes", llvm::json::Object{{"up", nodeName(M, F.Up)},
+                                   {"gate", nodeName(M, F.Gated ? F.Gate : NoId)},
+                                   {"down", nodeName(M, F.Down)},
+                                   {"activation", nodeName(M, F.ActivationNode)}}},
+      {"weights", llvm::json::Object{{"up", valueName(M, F.UpWeight)},
+                                     {"gate", valueName(M, F.GateWeight)},
+                                     {"down", valueName(M, F.DownWeight)}}},
+      {"input", valueName(M, F.Input)},
+      {"output", valueName(M, F.Output)},
+  };
+}
+
+static unsigned sublayers(const BlockInfo &B) {
+  return (B.Attention ? 1 : 0) + (B.CrossAttention ? 1 : 0) + (B.Ffn ? 1 : 0);
+}
+
+llvm::json::Array gradlint::blocksJson(const Model &M, const ModelStructure &S) {
+  llvm::json::Array Out;
+  for (const BlockInfo &B : S.Blocks) {
+    llvm::json::Array Norms, Residuals;
+    for (const NormInfo &N : B.Norms)
+      Norms.push_back(normJson(M, N));
+    for (const ResidualInfo &R : B.Residuals)
+      Residuals.push_back(llvm::json::Object{{"node", nodeName(M, R.Add)},
+                                             {"skip", valueName(M, R.Skip)},
+                                             {"branch", valueName(M, R.Branch)},
+                                             {"output", valueName(M, R.Output)}});
+    Out.push_back(llvm::json::Object{
+        {"index", static_cast<int64_t>(B.Index)},
+        {"kind", B.kind()},
+        {"norm", normPlacementName(B.Norm)},
+        {"residual", !B.Residuals.empty() && B.Residuals.size() == sublayers(B)},
+        {"attention", B.Attention ? llvm::json::Value(attentionJson(M, *B.Attention))
+                                  : nullptr},
+        {"cross_attention", B.CrossAttention
+                                ? llvm::json::Value(attentionJson(M, *B.CrossAttention))
+                                : nullptr},
+        {"ffn", B.Ffn ? llvm::json::Value(ffnJson(M, *B.Ffn)) : nullptr},
+        {"norms", std::move(Norms)},
+        {"residuals", std::move(Residuals)},
+        {"nodes", static_cast<int64_t>(B.Nodes.size())},
+    });
+  }
+  return Out;
+}
+
+llvm::json::Object gradlint::structureJson(const Model &M,
+                                           const ModelStructure &S) {
+  llvm::json::Array Embeddings, EmbeddingNorms, FinalNorms;
+  for (const EmbeddingInfo &E : S.Embeddings)
+    Embeddings.push_back(llvm::json::Object{{"table", valueName(M, E.Table)},
+                                            {"gather", nodeName(M, E.Gather)},
+                                            {"positional", E.Positional},
+                                            {"add", nodeName(M, E.Add)}});
+  for (const NormInfo &N : S.EmbeddingNorms)
+    EmbeddingNorms.push_back(normJson(M, N));
+  for (const NormInfo &N : S.FinalNorms)
+    FinalNorms.push_back(normJson(M, N));
+  llvm::json::Value Head = nullptr;
+  if (S.Head != NoId)
+    Head = llvm::json::Object{{"node", nodeName(M, S.Head)},
+                              {"weight", valueName(M, S.HeadWeight)},
+                              {"bias", valueName(M, S.HeadBias)}};
+  return llvm::json::Object{
+      {"embeddings", std::move(Embeddings)},
+      {"embedding_norms", std::move(EmbeddingNorms)},
+      {"final_norms", std::move(FinalNorms)},
+      {"head", std::move(Head)},
+      {"prologue_nodes", static_cast<int64_t>(S.Prologue.size())},
+      {"epilogue_nodes", static_cast<int64_t>(S.Epilogue.size())},
+      {"unassigned", nodeNames(M, S.Unassigned)},
+  };
+}
+
+static std::string scaleText(const AttentionInfo &A) {
+  if (!A.ScaleKnown)
+    return "?";
+  char Buf[32];
+  snprintf(Buf, sizeof Buf, "%.6g", A.Scale);
+  std::string T = Buf;
+  if (std::fabs(A.Scale - 1) <= 1e-6)
+    return T + " (unscaled)";
+  if (A.HeadDim > 0 &&
+      std::fabs(A.Scale * std::sqrt(static_cast<double>(A.HeadDim)) - 1) < 1e-4)
+    return T + " (1/sqrt(d))";
+  return T;
+}
+
+void gradlint::printStructureText(llvm::raw_ostream &OS, const Model &M,
+                                  const ModelStructure &S) {
+  const Graph &G = M.G;
+  OS << "\nstructure:\n";
+  if (!S.Embeddings.empty()) {
+    OS << "  embeddings  ";
+    for (size_t I = 0; I < S.Embeddings.size(); ++I)
+      OS << (I ? ", " : "") << G.Values[S.Embeddings[I].Table].Name
+         << (S.Embeddings[I].Positional ? " (position)" : " (token)");
+    OS << "\n";
+  }
+  auto PrintNorm = [&](llvm::StringRef Title, const NormInfo &N) {
+    OS << "  " << Title << "  " << normKindName(N.Kind) << " "
+       << G.Nodes[N.Nodes.back()].Name << ", eps "
+       << llvm::format("%g", N.Epsilon) << "\n";
+  };
+  for (const NormInfo &N : S.EmbeddingNorms)
+    PrintNorm("embed norm", N);
+  OS << "  blocks      " << S.Blocks.size() << "\n";
+  if (!S.Blocks.empty()) {
+    OS << "  block  norm  heads  head dim  scale                 mask     ffn         "
+          "residual\n";
+    for (const BlockInfo &B : S.Blocks) {
+      const AttentionInfo &A = *B.Attention;
+      std::string Heads = A.Heads ? std::to_string(A.Heads) : "?";
+      if (A.KvHeads && A.KvHeads != A.Heads)
+        Heads += "/" + std::to_string(A.KvHeads);
+      std::string Dim = A.HeadDim ? std::to_string(A.HeadDim) : "?";
+      std::string Residual = B.Residuals.empty() ? "no"
+                             : B.Residuals.size() == sublayers(B) ? "yes"
+                                                                   : "partial";
+      OS << llvm::format("  %5u  %-4s  %5s  %8s  %-20s  %-7s  %-10s  %s\n",
+                         B.Index, normPlacementName(B.Norm).str().c_str(),
+                         Heads.c_str(), Dim.c_str(), scaleText(A).c_str(),
+                         maskKindName(A.Mask).str().c_str(),
+                         B.Ffn ? B.Ffn->Activation.c_str() : "-",
+                         Residual.c_str());
+      if (const auto &C = B.CrossAttention)
+        OS << "         cross-attention: " << (C->Heads ? std::to_string(C->Heads) : "?")
+           << " heads, scale " << scaleText(*C) << ", mask " << maskKindName(C->Mask)
+           << "\n";
+    }
+  }
+  for (const NormInfo &N : S.FinalNorms)
+    PrintNorm("final norm", N);
+  if (S.Head != NoId)
+    OS << "  head        " << G.Nodes[S.Head].Name << " ("
+       << G.Values[S.HeadWeight].Name << ")\n";
+  OS << "  unassigned  " << S.Unassigned.size() << " nodes\n";
+  unsigned Shown = 0;
+  for (NodeId N : S.Unassigned) {
+    if (Shown++ == 10) {
+      OS << "    ...\n";
+      break;
+    }
+    OS << "    " << G.Nodes[N].Name << " (" << G.Nodes[N].OpType << ")\n";
   }
 }

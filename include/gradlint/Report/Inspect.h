@@ -4,6 +4,7 @@
 
 #include "gradlint/IR/Graph.h"
 #include "gradlint/Shape/ShapeInference.h"
+#include "gradlint/Structure/Structure.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -22,10 +23,23 @@ struct ModelSummary {
 
 ModelSummary summarize(const Model &M);
 
-/// Schema "gradlint.inspect/1".
-llvm::json::Object inspectJson(const Model &M, const ShapeReport &Shapes);
+/// Schema "gradlint.inspect/1". With a recovered structure the object gains
+/// "blocks" (DESIGN §6) and "structure" (embeddings, norms, head, unassigned).
+llvm::json::Object inspectJson(const Model &M, const ShapeReport &Shapes,
+                               const ModelStructure *Structure = nullptr);
 void printInspectText(llvm::raw_ostream &OS, const Model &M,
-                      const ShapeReport &Shapes);
+                      const ShapeReport &Shapes,
+                      const ModelStructure *Structure = nullptr);
+
+/// The "blocks" array of DESIGN §6: index, kind, norm placement, attention
+/// (heads, head_dim, scale, scaled, mask, ...), ffn (activation), residual,
+/// and node and initializer names for each role.
+llvm::json::Array blocksJson(const Model &M, const ModelStructure &S);
+/// Embeddings, embedding and final norms, LM head and unassigned nodes.
+llvm::json::Object structureJson(const Model &M, const ModelStructure &S);
+/// The block table that inspect prints.
+void printStructureText(llvm::raw_ostream &OS, const Model &M,
+                        const ModelStructure &S);
 
 /// JSON for a value's concrete shape, or null when unknown.
 llvm::json::Value shapeJson(const Value &V);
