@@ -387,6 +387,31 @@ std::vector<HostPtr> gradlint::foldNode(const Graph &G, const Node &N,
       Out->Reals[I] = S + I * D;
     return One(Out);
   }
+  case OpKind::Trilu: {
+    const HostPtr &X = In[0];
+    if (X->Shape.size() < 2)
+      return {};
+    int64_t K = 0;
+    if (N.input(1) != NoId) {
+      if (!Has(1) || In[1]->size() != 1)
+        return {};
+      K = In[1]->integer(0);
+    }
+    bool Upper = N.getInt("upper", 1);
+    int64_t Rows = X->Shape[X->Shape.size() - 2], Cols = X->Shape.back();
+    auto Out = std::make_shared<HostTensor>(*X);
+    for (size_t E = 0; E != Out->size(); ++E) {
+      int64_t J = E % Cols, I = (E / Cols) % Rows;
+      bool Keep = Upper ? J - I >= K : J - I <= K;
+      if (!Keep) {
+        if (Out->isInteger())
+          Out->Ints[E] = 0;
+        else
+          Out->Reals[E] = 0;
+      }
+    }
+    return One(Out);
+  }
   case OpKind::Unsqueeze:
   case OpKind::Squeeze:
   case OpKind::Reshape:
