@@ -1,0 +1,539 @@
+//===- Analysis.cpp - forward summaries, backward bounds, predictions -----===//
+//
+// The driver: summaries flow forward in topological order from the input
+// distributions and the real initializer values; gradient energies flow
+// backward from the reference loss; each parameter's prediction follows
+// from its gradient energy. docs/analysis.md derives the rules.
+//
+//===----------------------------------------------------------------------===//
+#include "Analyzer.h"
+#include "gradlint/Structure/SubParameters.h"
+#include "gradlint/Support/Error.h"
+#include "llvm/Support/ThreadPool.h"
+#include <algorithm>
+#include <set>
+
+using namespace gradlint;
+using namespace gradlint::analysis;
+
+double ValueSummary::meanSquare() const {
+  if (Mean.empty())
+    return 0;
+  double S = 0;
+  for (size_t F = 0; F != Mean.size(); ++F)
+    S += Var[F] + Mean[F] * Mean[F];
+  return S / Mean.size();
+}
+
+Analyzer::Analyzer(const Model &M, const AnalysisOptions &O)
+    : M(M), G(M.G), Opts(O) {}
+
+ValueSummary Analyzer::blank(ValueId V) const {
+  ValueSummary S;
+  const Value &Val = G.Values[V];
+  S.Features = Val.Shape.empty() ? 1 : Val.Shape.back();
+  S.Rows = 1;
+  for (size_t I = 0; I + 1 < Val.Shape.size(); ++I)
+    S.Rows *= Val.Shape[I];
+  S.Mean.assign(S.Features, 0.0);
+  S.Var.assign(S.Features, 0.0);
+  return S;
+}
+
+double Analyzer::pooledMean(const ValueSummary &S) {
+  double Sum = 0;
+  for (double M : S.Mean)
+    Sum += M;
+  return S.Mean.empty() ? 0 : Sum / S.Mean.size();
+}
+
+double Analyzer::pooledM2(const ValueSummary &S) { return S.meanSquare(); }
+
+double Analyzer::sumVar(const ValueSummary &S) {
+  double Sum = 0;
+  for (double V : S.Var)
+    Sum += V;
+  return Sum;
+}
+
+double Analyzer::sumMean2(const ValueSummary &S) {
+  double Sum = 0;
+  for (double M : S.Mean)
+    Sum += M * M;
+  return Sum;
+}
+
+void Analyzer::setFwd(ValueId V, ValueSummary S, std::shared_ptr<const Table> T,
+                      std::shared_ptr<const MaskInfo> Mask) {
+  if (V == NoId)
+    return;
+  F[V].Known = true;
+  F[V].S = std::move(S);
+  F[V].T = std::move(T);
+  F[V].Mask = std::move(Mask);
+}
+
+void Analyzer::addGrad(ValueId V, const GradState &C) {
+  if (V == NoId || !C.Reached)
+    return;
+  GradState &D = B[V];
+  double E0 = D.energy(), E1 = C.energy();
+  double E = E0 + E1;
+  if (E > 0) {
+    D.Sigma2 = (E0 * D.Sigma2 + E1 * C.Sigma2) / E;
+    D.OnesFree = (E0 * D.OnesFree + E1 * C.OnesFree) / E;
+  } else if (!D.Reached) {
+    D.Sigma2 = C.Sigma2;
+    D.OnesFree = C.OnesFree;
+  }
+  D.ZeroRowSum = D.Reached ? D.ZeroRowSum && C.ZeroRowSum : C.ZeroRowSum;
+  D.Coherent += C.Coherent;
+  D.Varying += C.Varying;
+  D.Lip += C.Lip;
+  D.Unbounded |= C.Unbounded;
+  D.Reached = true;
+}
+
+GradState Analyzer::scaled(const GradState &G, double EnergyFactor, double Tau,
+                           double LipFactor) {
+  GradState C = G;
+  C.Coherent *= EnergyFactor;
+  C.Varying *= EnergyFactor;
+  C.Sigma2 += Tau * Tau;
+  C.Lip *= LipFactor;
+  C.OnesFree = 0;
+  C.ZeroRowSum = false;
+  return C;
+}
+
+/// Per-feature summary of a tensor's values (row-major, last axis = features).
+static ValueSummary summarizeData(const std::vector<double> &D,
+                                  llvm::ArrayRef<int64_t> Shape) {
+  ValueSummary S;
+  S.Features = Shape.empty() ? 1 : std::max<int64_t>(1, Shape.back());
+  S.Rows = Shape.empty() ? 1 : static_cast<int64_t>(D.size()) / S.Features;
+  S.Mean.assign(S.Features, 0.0);
+  S.Var.assign(S.Features, 0.0);
+  if (D.empty() || S.Rows == 0) {
+    S.Min = S.Max = 0;
+    return S;
+  }
+  S.Min = Infinity;
+  S.Max = -Infinity;
+  for (int64_t R = 0; R < S.Rows; ++R)
+    for (int64_t F = 0; F < S.Features; ++F) {
+      double X = D[R * S.Features + F];
+      S.Mean[F] += X;
+      S.Min = std::min(S.Min, X);
+      S.Max = std::max(S.Max, X);
+    }
+  for (double &M : S.Mean)
+    M /= S.Rows;
+  for (int64_t R = 0; R < S.Rows; ++R)
+    for (int64_t F = 0; F < S.Features; ++F) {
+      double X = D[R * S.Features + F] - S.Mean[F];
+      S.Var[F] += X * X;
+    }
+  for (double &V : S.Var)
+    V /= S.Rows;
+  return S;
+}
+
+namespace {
+
+/// Whether a value carries float data the analysis summarises.
+bool isFloatValue(const Value &V) {
+  return V.HasShape && isFloatingPoint(V.Type);
+}
+
+/// Dispatches a node to its family's forward rule.
+bool forwardRule(Analyzer &A, NodeId Id, const Node &N) {
+  switch (familyOf(N.Kind)) {
+  case OpFamily::Binary:
+  case OpFamily::Unary:
+  case OpFamily::Select:
+    return forwardElementwise(A, N);
+  case OpFamily::Linear:
+    return forwardLinear(A, N);
+  case OpFamily::Softmax:
+    return forwardSoftmax(A, Id, N);
+  case OpFamily::Normalization:
+    return forwardNormalization(A, Id, N);
+  case OpFamily::Reduction:
+  case OpFamily::Movement:
+  case OpFamily::Gather:
+    return forwardMovement(A, N);
+  case OpFamily::Compare:
+  case OpFamily::Source:
+    return true; // integer or constant outputs: summarised from Const
+  case OpFamily::Attention:
+  case OpFamily::Loss:
+  case OpFamily::Unknown:
+    return false;
+  }
+  return false;
+}
+
+bool backwardRule(Analyzer &A, NodeId Id, const Node &N) {
+  switch (familyOf(N.Kind)) {
+  case OpFamily::Binary:
+  case OpFamily::Unary:
+  case OpFamily::Select:
+    return backwardElementwise(A, N);
+  case OpFamily::Linear:
+    return backwardLinear(A, N);
+  case OpFamily::Softmax:
+    return backwardSoftmax(A, Id, N);
+  case OpFamily::Normalization:
+    return backwardNormalization(A, Id, N);
+  case OpFamily::Reduction:
+  case OpFamily::Movement:
+  case OpFamily::Gather:
+    return backwardMovement(A, N);
+  case OpFamily::Compare:
+  case OpFamily::Source:
+    return true; // no gradient flows into shapes and constants
+  case OpFamily::Attention:
+  case OpFamily::Loss:
+  case OpFamily::Unknown:
+    return false;
+  }
+  return false;
+}
+
+/// The ValueId holding block [Begin, End) of a split projection output.
+ValueId blockValue(const Graph &G, const SubParameter &S) {
+  const Node &P = G.Nodes[S.Product];
+  ValueId Z = P.Outputs[0];
+  // Through the bias Add that SubParameters also looks through.
+  if (G.Values[Z].Users.size() == 1) {
+    const Node &U = G.Nodes[G.Values[Z].Users[0]];
+    if (U.Kind == OpKind::Add && !U.Outputs.empty())
+      Z = U.Outputs[0];
+  }
+  for (NodeId U : G.Values[Z].Users) {
+    const Node &N = G.Nodes[U];
+    if (N.Kind == OpKind::Split) {
+      int64_t At = 0;
+      for (ValueId Out : N.Outputs) {
+        if (Out == NoId)
+          continue;
+        if (At == S.Begin)
+          return Out;
+        At += G.Values[Out].Shape.back();
+      }
+    }
+    if (N.Kind == OpKind::Slice && !N.Outputs.empty()) {
+      auto C = G.Values[N.input(1)].Const;
+      if (C && C->size() == 1) {
+        int64_t B = C->integer(0);
+        if (B < 0)
+          B += G.Values[Z].Shape.back();
+        if (B == S.Begin)
+          return N.Outputs[0];
+      }
+    }
+  }
+  return NoId;
+}
+
+} // namespace
+
+llvm::Expected<AnalysisResult> Analyzer::run() {
+  auto Ref = referenceSetup(M, Opts.ForcedLoss);
+  if (!Ref)
+    return Ref.takeError();
+  Setup = *Ref;
+  Structure = recoverStructure(M);
+  SkipBackward.assign(G.Nodes.size(), false);
+  auto NoteNorm = [&](const NormInfo &Norm) {
+    if (!Norm.Decomposed || Norm.Output == NoId || Norm.Input == NoId)
+      return;
+    NodeId Producer = G.Values[Norm.Output].Producer;
+    if (Producer == NoId)
+      return;
+    DecomposedNormAt[Producer] = &Norm;
+    for (NodeId N : Norm.Nodes)
+      if (N != Producer)
+        SkipBackward[N] = true;
+  };
+  for (const BlockInfo &Bl : Structure.Blocks) {
+    for (const NormInfo &Norm : Bl.Norms)
+      NoteNorm(Norm);
+    if (Bl.Attention && Bl.Attention->Softmax != NoId)
+      SoftmaxMask[Bl.Attention->Softmax] = Bl.Attention->Mask;
+  }
+  for (const NormInfo &Norm : Structure.FinalNorms)
+    NoteNorm(Norm);
+  for (const NormInfo &Norm : Structure.EmbeddingNorms)
+    NoteNorm(Norm);
+  F.assign(G.Values.size(), FwdState());
+  B.assign(G.Values.size(), GradState());
+  Facts.assign(G.Nodes.size(), NodeFacts());
+  for (NodeId I = 0; I != G.Nodes.size(); ++I)
+    Facts[I].Node = I;
+
+  // Sources: graph inputs per DESIGN §3, initializers and folded constants
+  // from their real values.
+  for (ValueId V : G.Inputs)
+    if (isFloatValue(G.Values[V])) {
+      ValueSummary S = blank(V);
+      S.Var.assign(S.Features, 1.0);
+      S.Min = -6;
+      S.Max = 6;
+      setFwd(V, S);
+    }
+  for (ValueId V = 0; V != G.Values.size(); ++V) {
+    const Value &Val = G.Values[V];
+    if (!isFloatValue(Val) || F[V].Known)
+      continue;
+    std::vector<double> Data;
+    if (const TensorData *T = G.initializer(V)) {
+      if (T->toDoubles(Data))
+        setFwd(V, summarizeData(Data, T->Shape));
+    } else if (Val.Const) {
+      setFwd(V, summarizeData(Val.Const->Reals, Val.Const->Shape));
+    }
+  }
+
+  // Norms of every 2-D float initializer, in parallel (power iteration).
+  WeightFrob2.assign(G.Values.size(), 0.0);
+  WeightSpectral.assign(G.Values.size(), 0.0);
+  {
+    llvm::ThreadPool Pool(llvm::hardware_concurrency(2));
+    for (ValueId V : G.Initializers) {
+      const TensorData &T = G.Tensors[G.Values[V].Initializer];
+      if (!isFloatingPoint(T.Type) || T.NumElements < 2)
+        continue;
+      Pool.async([&, V] {
+        std::vector<float> W;
+        if (!T.toFloats(W))
+          return;
+        double S = 0;
+        for (double X : W)
+          S += X * X;
+        WeightFrob2[V] = S;
+        // Spectral norms serve the matrix products' bounds; a table only
+        // gathered from (an embedding) needs none.
+        bool Multiplied = llvm::any_of(G.Values[V].Users, [&](NodeId U) {
+          OpKind K = G.Nodes[U].Kind;
+          return K == OpKind::MatMul || K == OpKind::Gemm || K == OpKind::Transpose;
+        });
+        if (T.Shape.size() == 2 && Multiplied) {
+          Rng Rand = streamRng(Opts.Seed, Stream::Analysis, 1000 + V);
+          WeightSpectral[V] = spectralNorm(W, T.Shape[0], T.Shape[1], Rand);
+        }
+      });
+    }
+    Pool.wait();
+  }
+
+  // Forward.
+  std::set<std::string> UnknownOps;
+  unsigned FloatNodes = 0, Covered = 0;
+  for (NodeId Id : G.Order) {
+    const Node &N = G.Nodes[Id];
+    bool FloatOut = false, AllKnown = true;
+    for (ValueId Out : N.Outputs)
+      if (Out != NoId && isFloatValue(G.Values[Out])) {
+        FloatOut = true;
+        AllKnown &= F[Out].Known;
+      }
+    if (!FloatOut)
+      continue;
+    ++FloatNodes;
+    if (AllKnown) { // folded: summarised from its value
+      ++Covered;
+      continue;
+    }
+    bool Ok = forwardRule(*this, Id, N);
+    if (auto It = DecomposedNormAt.find(Id); It != DecomposedNormAt.end())
+      forwardDecomposedNorm(*this, Id, *It->second);
+    if (Ok) {
+      ++Covered;
+    } else {
+      UnknownOps.insert(N.Domain.empty() ? N.OpType : N.Domain + ":" + N.OpType);
+    }
+    // Anything a rule left unknown passes its first float input through, or
+    // is taken as standard normal.
+    for (ValueId Out : N.Outputs) {
+      if (Out == NoId || !isFloatValue(G.Values[Out]) || F[Out].Known)
+        continue;
+      ValueId In = N.input(0);
+      if (fwd(In) && G.Values[In].Shape == G.Values[Out].Shape) {
+        setFwd(Out, F[In].S);
+      } else {
+        ValueSummary S = blank(Out);
+        S.Var.assign(S.Features, 1.0);
+        setFwd(Out, S);
+      }
+    }
+  }
+  Unknown.assign(UnknownOps.begin(), UnknownOps.end());
+
+  // Backward from the reference loss.
+  seedLoss(*this);
+  for (auto It = G.Order.rbegin(); It != G.Order.rend(); ++It) {
+    NodeId Id = *It;
+    const Node &N = G.Nodes[Id];
+    if (SkipBackward[Id])
+      continue; // inside a decomposed norm: handled at its output
+    bool Reached = false;
+    double EOut = 0;
+    for (ValueId Out : N.Outputs)
+      if (Out != NoId && B[Out].Reached) {
+        Reached = true;
+        EOut += B[Out].energy();
+      }
+    if (!Reached)
+      continue;
+    std::vector<double> EIn;
+    for (ValueId In : N.Inputs)
+      EIn.push_back(In == NoId ? 0 : B[In].energy());
+    if (auto DN = DecomposedNormAt.find(Id); DN != DecomposedNormAt.end()) {
+      backwardDecomposedNorm(*this, Id, *DN->second);
+    } else if (!backwardRule(*this, Id, N)) {
+      // Unknown op: the gradient passes to each float input unchanged in
+      // size, with no upper bound.
+      for (ValueId In : N.Inputs) {
+        if (In == NoId || !isFloatValue(G.Values[In]))
+          continue;
+        GradState C = B[N.Outputs[0]];
+        C.Unbounded = true;
+        C.Lip = Infinity;
+        C.Sigma2 += 1.0;
+        addGrad(In, C);
+      }
+    }
+    double EInAfter = 0;
+    for (size_t I = 0; I != N.Inputs.size(); ++I)
+      if (N.Inputs[I] != NoId)
+        EInAfter += B[N.Inputs[I]].energy() - EIn[I];
+    if (EOut > 0)
+      Facts[Id].Gain = std::sqrt(EInAfter / EOut);
+  }
+
+  // Results.
+  AnalysisResult R;
+  R.Setup = Setup;
+  R.UnknownOps = Unknown;
+  R.Coverage = FloatNodes ? double(Covered) / FloatNodes : 1.0;
+  R.Forward.resize(G.Values.size());
+  R.Backward.resize(G.Values.size());
+  for (ValueId V = 0; V != G.Values.size(); ++V) {
+    R.Forward[V] = F[V].S;
+    GradSummary &S = R.Backward[V];
+    const GradState &D = B[V];
+    S.Coherent = D.Coherent;
+    S.Varying = D.Varying;
+    S.Reached = D.Reached;
+    double Est = std::sqrt(std::max(0.0, D.energy()));
+    // Base uncertainty of a measurement against the expectation (finite
+    // samples, one seed) plus the rules' accumulated model error.
+    double Sigma = std::sqrt(D.Sigma2 + 0.0625);
+    S.Norm.Est = Est;
+    S.Norm.Lo = D.Unbounded ? 0 : Est * std::exp(-2 * Sigma);
+    S.Norm.Hi = D.Unbounded ? Infinity : Est * std::exp(2 * Sigma);
+  }
+  R.Facts = Facts;
+
+  // Parameters: every float initializer a gradient reaches.
+  std::vector<ValueId> Params;
+  for (ValueId V : G.Initializers)
+    if (B[V].Reached && isFloatingPoint(G.Values[V].Type) &&
+        G.Tensors[G.Values[V].Initializer].NumElements > 1)
+      Params.push_back(V);
+  for (size_t I = 0; I != Params.size(); ++I) {
+    ValueId V = Params[I];
+    ParameterPrediction P;
+    P.Name = G.Values[V].Name;
+    P.Shape = G.Values[V].Shape;
+    P.Value = V;
+    P.GradNorm = R.Backward[V].Norm;
+    P.Lipschitz = B[V].Lip;
+    P.WeightNorm = std::sqrt(WeightFrob2[V]);
+    P.SpectralNorm = WeightSpectral[V];
+    if (!G.Values[V].Users.empty())
+      P.Consumer = G.Values[V].Users[0];
+    // float32 cannot hold per-element gradients below ~1e-45 (and flushes
+    // below ~1e-38 on many kernels): predict a zero measurement.
+    uint64_t Count = std::max<uint64_t>(1, G.Tensors[G.Values[V].Initializer].NumElements);
+    double PerElement = P.GradNorm.Est / std::sqrt(double(Count));
+    P.Fp32 = PerElement < 1e-38 ? Float32Outcome::Underflow : Float32Outcome::Normal;
+    R.Parameters.push_back(P);
+  }
+  // Sub-parameters: the weight-gradient formula applied to the block's
+  // share of the output gradient.
+  for (const SubParameter &S : findSubParameters(M)) {
+    if (!B[S.Weight].Reached)
+      continue;
+    ValueId Part = blockValue(G, S);
+    const Node &P = G.Nodes[S.Product];
+    ValueId Whole = P.Kind == OpKind::Gemm ? P.Outputs[0] : NoId;
+    if (Part == NoId && Whole == NoId)
+      continue;
+    const FwdState *X = fwd(P.input(0));
+    if (!X)
+      continue;
+    const GradState &Gy = Part != NoId ? B[Part] : B[Whole];
+    double Share = Part != NoId ? 1.0 : double(S.End - S.Begin) /
+                                            G.Values[Whole].Shape.back();
+    double N = std::max<int64_t>(1, X->S.Rows);
+    double E = Share * (N * sumMean2(X->S) * Gy.Coherent + sumVar(X->S) * Gy.Varying);
+    ParameterPrediction Pred;
+    Pred.Name = S.Name;
+    Pred.Parent = G.Values[S.Weight].Name;
+    Pred.Value = S.Weight;
+    Pred.Shape = G.Values[S.Weight].Shape;
+    Pred.Shape[S.Axis] = S.End - S.Begin;
+    double Est = std::sqrt(std::max(0.0, E));
+    double Sigma = std::sqrt(Gy.Sigma2 + 0.0625 + 0.01);
+    Pred.GradNorm.Est = Est;
+    Pred.GradNorm.Lo = Gy.Unbounded ? 0 : Est * std::exp(-2 * Sigma);
+    Pred.GradNorm.Hi = Gy.Unbounded ? Infinity : Est * std::exp(2 * Sigma);
+    Pred.Consumer = S.Product;
+    R.Parameters.push_back(Pred);
+  }
+  std::sort(R.Parameters.begin(), R.Parameters.end(),
+            [](const ParameterPrediction &A, const ParameterPrediction &B) {
+              return A.Name < B.Name;
+            });
+  return R;
+}
+
+llvm::Expected<AnalysisResult> gradlint::analyze(const Model &M,
+                                                 const AnalysisOptions &Opts) {
+  return Analyzer(M, Opts).run();
+}
+
+GradState Analyzer::reduceBroadcast(const GradState &Gr, ValueId Out,
+                                    ValueId Operand) const {
+  const Dims &OS = G.Values[Out].Shape, &PS = G.Values[Operand].Shape;
+  auto RowsOf = [](const Dims &S) {
+    int64_t R = 1;
+    for (size_t I = 0; I + 1 < S.size(); ++I)
+      R *= S[I];
+    return R;
+  };
+  int64_t OutRows = RowsOf(OS), OpRows = RowsOf(PS);
+  int64_t OutFeat = OS.empty() ? 1 : OS.back();
+  int64_t OpFeat = PS.empty() ? 1 : PS.back();
+  GradState C = Gr;
+  if (OpRows < OutRows && OpRows > 0) {
+    // Each operand row sums K output rows: coherent parts add in amplitude,
+    // varying parts (zero-sum over all rows) in energy.
+    double K = double(OutRows) / OpRows;
+    C.Coherent = K * Gr.Coherent;
+    C.Varying = Gr.Varying * (1.0 - 1.0 / OpRows);
+    C.ZeroRowSum = false;
+  }
+  if (OpFeat == 1 && OutFeat > 1) {
+    // Σ over features of the gradient: its component along the ones vector.
+    double Keep = 1.0 - C.OnesFree;
+    C.Coherent *= Keep;
+    C.Varying *= Keep;
+    C.OnesFree = 0;
+    C.ZeroRowSum = false;
+  }
+  return C;
+}

@@ -1,0 +1,160 @@
+//===- Analyzer.h - state shared by the transfer rules ----------*- C++ -*-===//
+//
+// Internal to lib/Analysis. The driver (Analysis.cpp) walks the graph forward
+// then backward and calls the transfer rules of each op family
+// (Transfer/<Family>.cpp), which read and write the state declared here.
+// The derivations behind the rules are in docs/analysis.md.
+//
+//===----------------------------------------------------------------------===//
+#ifndef GRADLINT_LIB_ANALYSIS_ANALYZER_H
+#define GRADLINT_LIB_ANALYSIS_ANALYZER_H
+
+#include "gradlint/Analysis/Analysis.h"
+#include "gradlint/Structure/Structure.h"
+#include "gradlint/Support/Random.h"
+#include <cmath>
+#include <memory>
+
+namespace gradlint::analysis {
+
+/// Gauss–Hermite nodes for E[f(z)], z ~ N(0, 1): E ≈ Σ W[q] f(Z[q]).
+struct Quadrature {
+  std::vector<double> Z, W;
+  static const Quadrature &get(); ///< 24 nodes
+};
+
+/// A value that is an elementwise function of a source value, tabulated at
+/// the quadrature nodes of each source feature: Val[f*Q+q] = v(s_fq),
+/// Der[f*Q+q] = dv/ds(s_fq), where s_fq = mean_f + sqrt(var_f) Z[q].
+/// Lets chains like x·sigmoid(x) or x·Φ(x) be integrated exactly under the
+/// Gaussian assumption on the source, instead of op by op.
+struct Table {
+  ValueId Source = NoId;
+  std::vector<double> Val, Der;
+};
+
+/// Which keys each query row may attend to, from a folded mask.
+struct MaskInfo {
+  bool Causal = false;
+  std::vector<int64_t> Valid; ///< per query row: number of unmasked keys
+};
+
+/// Forward state of one value.
+struct FwdState {
+  bool Known = false;
+  ValueSummary S;
+  std::shared_ptr<const Table> T;
+  std::shared_ptr<const MaskInfo> Mask; ///< scores that a mask was applied to
+};
+
+/// Backward state of one value, accumulated over its consumers.
+struct GradState {
+  double Coherent = 0, Varying = 0;
+  double Sigma2 = 0;   ///< energy-weighted variance of log(est error)
+  double Lip = 0;      ///< worst-case bound (DESIGN merge: sums)
+  double OnesFree = 0; ///< share of energy orthogonal to the all-ones feature vector
+  bool ZeroRowSum = false; ///< every row sums to zero along the last axis
+  bool Reached = false;
+  bool Unbounded = false; ///< passed through an op without a rule
+  double energy() const { return Coherent + Varying; }
+};
+
+/// Per-row softmax statistics that the backward rule needs.
+struct SoftmaxRows {
+  std::vector<double> SumP2, SumP3, MaxP; ///< per query row
+  std::vector<double> ColSum;             ///< per key: Σ_rows E[p]
+  int64_t Keys = 0;
+};
+
+class Analyzer {
+public:
+  Analyzer(const Model &M, const AnalysisOptions &O);
+  llvm::Expected<AnalysisResult> run();
+
+  const Model &M;
+  const Graph &G;
+  const AnalysisOptions &Opts;
+  ReferenceSetup Setup;
+  std::vector<FwdState> F;
+  std::vector<GradState> B;
+  std::vector<NodeFacts> Facts;
+  std::map<NodeId, SoftmaxRows> Softmax;
+  /// Frobenius² and spectral norm of 2-D float initializers (by ValueId).
+  std::vector<double> WeightFrob2, WeightSpectral;
+  std::vector<std::string> Unknown;
+  /// What structure recovery found: decomposed norms are analysed as one
+  /// op (their paths cancel in ways per-op energies cannot see), masks the
+  /// constant folder could not evaluate are taken from the attention pattern.
+  ModelStructure Structure;
+  std::map<NodeId, const NormInfo *> DecomposedNormAt; ///< by producer of Output
+  std::vector<bool> SkipBackward;                      ///< nodes inside those norms
+  std::map<NodeId, MaskKind> SoftmaxMask;
+
+  // Helpers for the rules.
+  const FwdState *fwd(ValueId V) const {
+    return V != NoId && F[V].Known ? &F[V] : nullptr;
+  }
+  const Value &val(ValueId V) const { return G.Values[V]; }
+  /// Summary of a value with the shape of V and the given moments per feature.
+  ValueSummary blank(ValueId V) const;
+  /// Pooled (all-feature) mean and E x² of a summary.
+  static double pooledMean(const ValueSummary &S);
+  static double pooledM2(const ValueSummary &S);
+  static double pooledVar(const ValueSummary &S) {
+    double M = pooledMean(S);
+    return std::max(0.0, pooledM2(S) - M * M);
+  }
+  static double sumVar(const ValueSummary &S);
+  static double sumMean2(const ValueSummary &S);
+  void setFwd(ValueId V, ValueSummary S, std::shared_ptr<const Table> T = nullptr,
+              std::shared_ptr<const MaskInfo> Mask = nullptr);
+  /// Adds one consumer's contribution to V's gradient.
+  void addGrad(ValueId V, const GradState &C);
+  /// Output gradient of a node's output I (never null: unreached is zero).
+  const GradState &grad(ValueId V) const { return B[V]; }
+  /// A contribution scaled by an energy factor, adding log-uncertainty Tau
+  /// and a worst-case factor LipFactor.
+  static GradState scaled(const GradState &G, double EnergyFactor, double Tau,
+                          double LipFactor);
+  /// Energy of a gradient summed over broadcast rows/features of an operand
+  /// (a bias over tokens: ‖Σ_n g_n‖² = N·Coherent exactly).
+  GradState reduceBroadcast(const GradState &G, ValueId Out, ValueId Operand) const;
+  Rng rng(uint64_t Tag) const { return streamRng(Opts.Seed, Stream::Analysis, Tag); }
+};
+
+// Transfer rules by family: forward computes output summaries from input
+// summaries; backward adds input gradient contributions from output grads.
+// Each returns false when it has no rule for the node (then the driver
+// treats it as an unknown op).
+bool forwardElementwise(Analyzer &A, const Node &N);
+bool backwardElementwise(Analyzer &A, const Node &N);
+bool forwardLinear(Analyzer &A, const Node &N);
+bool backwardLinear(Analyzer &A, const Node &N);
+bool forwardSoftmax(Analyzer &A, NodeId Id, const Node &N);
+bool backwardSoftmax(Analyzer &A, NodeId Id, const Node &N);
+bool forwardNormalization(Analyzer &A, NodeId Id, const Node &N);
+bool backwardNormalization(Analyzer &A, NodeId Id, const Node &N);
+bool forwardMovement(Analyzer &A, const Node &N);
+/// A decomposed LayerNorm/RMSNorm as one op.
+void forwardDecomposedNorm(Analyzer &A, NodeId Id, const NormInfo &Norm);
+void backwardDecomposedNorm(Analyzer &A, NodeId Id, const NormInfo &Norm);
+bool backwardMovement(Analyzer &A, const Node &N);
+/// Seeds the backward pass with dL/d(output) of the reference loss.
+void seedLoss(Analyzer &A);
+
+// Numerics (Numerics.cpp).
+/// Largest singular value of a Rows×Cols row-major matrix, by power iteration.
+double spectralNorm(const std::vector<float> &W, int64_t Rows, int64_t Cols,
+                    Rng &R);
+/// Softmax row statistics for logits with per-key means/variances and the
+/// given number of valid keys, by seeded Monte Carlo.
+struct SoftmaxStats {
+  double SumP2 = 0, SumP3 = 0, MaxP = 0;
+  std::vector<double> MeanP; ///< per valid key
+};
+SoftmaxStats softmaxMonteCarlo(const double *Mean, const double *Var,
+                               int64_t Keys, unsigned Samples, Rng &R);
+
+} // namespace gradlint::analysis
+
+#endif

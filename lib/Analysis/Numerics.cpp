@@ -1,0 +1,143 @@
+//===- Numerics.cpp - quadrature, power iteration, softmax Monte Carlo ----===//
+#include "Analyzer.h"
+#include <algorithm>
+
+using namespace gradlint;
+using namespace gradlint::analysis;
+
+const Quadrature &Quadrature::get() {
+  // Probabilists' Gauss–Hermite rule with 24 nodes, computed once by the
+  // Golub–Welsch recurrence + Newton refinement on He_n.
+  static const Quadrature Q = [] {
+    const int N = 24;
+    Quadrature R;
+    std::vector<double> Roots;
+    // Newton iteration on the physicists' polynomial H_n with the classic
+    // initial guesses; then convert x -> sqrt(2) x, w -> w / sqrt(pi).
+    double Z = 0;
+    for (int I = 0; I < (N + 1) / 2; ++I) {
+      if (I == 0)
+        Z = std::sqrt(2.0 * N + 1) - 1.85575 * std::pow(2.0 * N + 1, -1.0 / 6);
+      else if (I == 1)
+        Z -= 1.14 * std::pow(double(N), 0.426) / Z;
+      else if (I == 2)
+        Z = 1.86 * Z - 0.86 * Roots[0];
+      else if (I == 3)
+        Z = 1.91 * Z - 0.91 * Roots[1];
+      else
+        Z = 2.0 * Z - Roots[I - 2];
+      double PP = 0;
+      for (int It = 0; It < 100; ++It) {
+        double P1 = std::pow(M_PI, -0.25), P2 = 0;
+        for (int J = 1; J <= N; ++J) {
+          double P3 = P2;
+          P2 = P1;
+          P1 = Z * std::sqrt(2.0 / J) * P2 - std::sqrt(double(J - 1) / J) * P3;
+        }
+        PP = std::sqrt(2.0 * N) * P2;
+        double Z1 = Z;
+        Z = Z1 - P1 / PP;
+        if (std::fabs(Z - Z1) < 1e-15)
+          break;
+      }
+      Roots.push_back(Z);
+      double W = 2.0 / (PP * PP);
+      R.Z.push_back(Z * std::sqrt(2.0));
+      R.W.push_back(W / std::sqrt(M_PI));
+      if (2 * I + 1 != N) {
+        R.Z.push_back(-Z * std::sqrt(2.0));
+        R.W.push_back(W / std::sqrt(M_PI));
+      }
+    }
+    return R;
+  }();
+  return Q;
+}
+
+double analysis::spectralNorm(const std::vector<float> &W, int64_t Rows,
+                              int64_t Cols, Rng &R) {
+  if (Rows == 0 || Cols == 0)
+    return 0;
+  // Power iteration on WᵀW, one pass over W per step (memory-bound: for
+  // each row r, s = r·v and v' += s·r). Stops when sigma moves by < 1e-4.
+  std::vector<float> V(Cols), Next(Cols);
+  double Norm = 0;
+  for (float &X : V) {
+    X = static_cast<float>(R.normal());
+    Norm += double(X) * X;
+  }
+  for (float &X : V)
+    X = static_cast<float>(X / std::sqrt(Norm));
+  double Sigma = 0;
+  for (int It = 0; It < 40; ++It) {
+    std::fill(Next.begin(), Next.end(), 0.0f);
+    for (int64_t I = 0; I < Rows; ++I) {
+      const float *Row = &W[I * Cols];
+      // Eight partial sums let the compiler vectorize the dot product.
+      float Acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t J = 0;
+      for (; J + 8 <= Cols; J += 8)
+        for (int L = 0; L < 8; ++L)
+          Acc[L] += Row[J + L] * V[J + L];
+      float S = 0;
+      for (; J < Cols; ++J)
+        S += Row[J] * V[J];
+      for (float A : Acc)
+        S += A;
+      for (int64_t K = 0; K < Cols; ++K)
+        Next[K] += S * Row[K];
+    }
+    double N2 = 0;
+    for (float X : Next)
+      N2 += double(X) * X;
+    N2 = std::sqrt(N2); // ‖WᵀW v‖ -> sigma²
+    if (N2 == 0)
+      return 0;
+    double Prev = Sigma;
+    Sigma = std::sqrt(N2);
+    for (int64_t K = 0; K < Cols; ++K)
+      V[K] = static_cast<float>(Next[K] / N2);
+    if (It > 3 && std::fabs(Sigma - Prev) <= 1e-3 * Sigma)
+      break;
+  }
+  return Sigma;
+}
+
+SoftmaxStats analysis::softmaxMonteCarlo(const double *Mean, const double *Var,
+                                         int64_t Keys, unsigned Samples,
+                                         Rng &R) {
+  SoftmaxStats S;
+  S.MeanP.assign(Keys, 0.0);
+  if (Keys <= 0)
+    return S;
+  std::vector<double> L(Keys);
+  for (unsigned It = 0; It < Samples; ++It) {
+    double Max = -Infinity;
+    for (int64_t J = 0; J < Keys; ++J) {
+      L[J] = Mean[J] + std::sqrt(std::max(0.0, Var[J])) * R.normal();
+      Max = std::max(Max, L[J]);
+    }
+    double Sum = 0;
+    for (double &X : L) {
+      X = std::exp(X - Max);
+      Sum += X;
+    }
+    double P2 = 0, P3 = 0, PMax = 0;
+    for (int64_t J = 0; J < Keys; ++J) {
+      double P = L[J] / Sum;
+      P2 += P * P;
+      P3 += P * P * P;
+      PMax = std::max(PMax, P);
+      S.MeanP[J] += P;
+    }
+    S.SumP2 += P2;
+    S.SumP3 += P3;
+    S.MaxP += PMax;
+  }
+  S.SumP2 /= Samples;
+  S.SumP3 /= Samples;
+  S.MaxP /= Samples;
+  for (double &P : S.MeanP)
+    P /= Samples;
+  return S;
+}
