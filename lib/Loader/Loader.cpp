@@ -377,8 +377,9 @@ llvm::Error Converter::convertNode(const onnx::NodeProto &NP, size_t Index) {
     return fileError(Path, "node " + llvm::Twine(Index) + " ('" + N.Name +
                                "') has no op_type");
   N.Kind = lookupOp(N.Domain, N.OpType);
-  llvm::StringRef DomainKey = N.Domain == "ai.onnx" ? "" : N.Domain;
-  auto It = M->Info.Opsets.find(DomainKey.str());
+  // The default domain is stored under "" whichever way the node spells it.
+  std::string DomainKey = N.Domain == "ai.onnx" ? std::string() : N.Domain;
+  auto It = M->Info.Opsets.find(DomainKey);
   if (It != M->Info.Opsets.end())
     N.Opset = It->second;
   else if (classifyDomain(N.Domain) == OpDomain::Onnx)
