@@ -227,7 +227,7 @@ struct HeadPath {
   bool Rotary = false;
   std::vector<NodeId> Nodes;
 
-  int64_t width(const Graph &G) const {
+  int64_t width() const {
     if (Part && Part->Width)
       return Part->Width;
     if (L)
@@ -349,7 +349,7 @@ void useHeadPaths(const Graph &G, AttentionInfo &A, const HeadPath &Q,
 /// walk started from), else from a 4-D [B, H, T, d] tensor.
 int64_t headsOf(const Graph &G, const HeadPath &H, ValueId Operand,
                 int64_t HeadDim) {
-  int64_t W = H.width(G);
+  int64_t W = H.width();
   if (W <= 0 && rank(G, H.Source) == 3)
     W = dim(G, H.Source, 2);
   if (W > 0 && HeadDim > 0 && W % HeadDim == 0)
@@ -521,8 +521,9 @@ std::optional<AttentionInfo> fusedAt(const Graph &G, const Linears &Ls,
     A.Input = A.KvInput = layoutRoot(G, Query);
     llvm::ArrayRef<int64_t> Sizes = N.getInts("qkv_hidden_sizes");
     int64_t QWidth = Sizes.size() == 3 ? Sizes[0] : 0;
-    if (!QWidth && W != NoId && G.initializer(W)->Shape[1] % 3 == 0)
-      QWidth = G.initializer(W)->Shape[1] / 3;
+    const TensorData *WT = G.initializer(W);
+    if (!QWidth && WT && WT->Shape.size() == 2 && WT->Shape[1] % 3 == 0)
+      QWidth = WT->Shape[1] / 3;
     A.HeadDim = Heads > 0 ? QWidth / Heads : 0;
     KvHeads = Sizes.size() == 3 && A.HeadDim ? Sizes[1] / A.HeadDim : Heads;
   } else {

@@ -25,6 +25,20 @@ std::shared_ptr<const HostTensor> maskValues(const Graph &G, ValueId V) {
   return nullptr;
 }
 
+/// A mask buffer's values: GPT-2 keeps a [1, 1, n_ctx, n_ctx] triangle,
+/// larger than shape inference folds, so read up to 4M elements here.
+std::shared_ptr<const HostTensor> bufferValues(const Graph &G, ValueId V) {
+  const TensorData *T = G.initializer(V);
+  if (!T || T->NumElements > (uint64_t(1) << 22) || T->Shape.size() < 2)
+    return nullptr;
+  auto H = std::make_shared<HostTensor>();
+  H->Type = DataType::Double;
+  H->Shape = T->Shape;
+  if (!T->toDoubles(H->Reals) || H->Reals.size() != T->NumElements)
+    return nullptr;
+  return H;
+}
+
 /// Causal test over every trailing [Tq, Tk] slice of a folded mask.
 MaskKind fromValues(const HostTensor &T, bool Boolean, bool HiddenWhen) {
   auto Hidden = [&](size_t I) {
@@ -90,7 +104,7 @@ MaskKind fromAncestry(const Graph &G, ValueId Mask) {
     if (Val.IsInput)
       Input = true;
     if (Val.Initializer >= 0) {
-      if (auto T = maskValues(G, V))
+      if (auto T = bufferValues(G, V))
         Causal |= isTriangularBuffer(*T);
       continue;
     }

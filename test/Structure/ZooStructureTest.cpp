@@ -26,7 +26,7 @@ std::string str(const llvm::json::Object &O, llvm::StringRef Key) {
 }
 
 /// Checks one block against the constructor's facts.
-void checkBlock(const Recovered &R, const BlockInfo &B, const llvm::json::Object &Meta) {
+void checkBlock(const BlockInfo &B, const llvm::json::Object &Meta) {
   INFO("block " << B.Index);
   CHECK(normPlacementName(B.Norm) == str(Meta, "norm"));
   REQUIRE(B.Attention);
@@ -93,7 +93,7 @@ TEST_CASE("zoo: recovered structure matches each model's constructor",
     }
     ++Transformers;
     for (const BlockInfo &B : S.Blocks)
-      checkBlock(R, B, Meta);
+      checkBlock(B, Meta);
     if (auto Final = Meta.getBoolean("final_norm")) {
       CHECK(S.FinalNorms.size() == (*Final ? 1u : 0u));
     }
