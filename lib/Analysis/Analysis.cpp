@@ -74,7 +74,7 @@ void Analyzer::setFwd(ValueId V, ValueSummary S, std::shared_ptr<const Table> T,
 }
 
 void Analyzer::addGrad(ValueId V, const GradState &C) {
-  if (V == NoId || !C.Reached)
+  if (V == NoId || !C.Reached || !Differentiable[V])
     return;
   GradState &D = B[V];
   double E0 = D.energy(), E1 = C.energy();
@@ -269,6 +269,20 @@ llvm::Expected<AnalysisResult> Analyzer::run() {
     NoteNorm(Norm);
   F.assign(G.Values.size(), FwdState());
   B.assign(G.Values.size(), GradState());
+  Differentiable.assign(G.Values.size(), false);
+  for (ValueId V = 0; V != G.Values.size(); ++V) {
+    const Value &Val = G.Values[V];
+    Differentiable[V] = isFloatValue(Val) && (Val.IsInput || Val.Initializer >= 0);
+  }
+  for (NodeId Id : G.Order) {
+    const Node &N = G.Nodes[Id];
+    bool Any = llvm::any_of(N.Inputs, [&](ValueId In) {
+      return In != NoId && Differentiable[In];
+    });
+    for (ValueId Out : N.Outputs)
+      if (Out != NoId)
+        Differentiable[Out] = Any && isFloatValue(G.Values[Out]);
+  }
   Facts.assign(G.Nodes.size(), NodeFacts());
   for (NodeId I = 0; I != G.Nodes.size(); ++I)
     Facts[I].Node = I;

@@ -95,6 +95,10 @@ public:
     return V != NoId && F[V].Known ? &F[V] : nullptr;
   }
   const Value &val(ValueId V) const { return G.Values[V]; }
+  /// Whether a gradient can flow into V: it depends on a float initializer
+  /// or a float graph input (folded shape arithmetic and masks do not).
+  bool differentiable(ValueId V) const { return V != NoId && Differentiable[V]; }
+  std::vector<bool> Differentiable;
   /// Summary of a value with the shape of V and the given moments per feature.
   ValueSummary blank(ValueId V) const;
   /// Pooled (all-feature) mean and E x² of a summary.

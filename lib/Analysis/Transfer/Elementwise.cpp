@@ -626,21 +626,27 @@ bool analysis::backwardElementwise(Analyzer &A, const Node &N) {
     return true;
   }
   switch (N.Kind) {
+  case OpKind::Identity:
+  case OpKind::Dropout:
+  case OpKind::Cast:
+  case OpKind::CastLike:
+    A.addGrad(N.input(0), G); // exact: the gradient passes unchanged
+    return true;
   case OpKind::Add:
   case OpKind::Sum:
   case OpKind::Sub:
     for (ValueId In : N.Inputs)
-      if (In != NoId && !A.val(In).Const)
+      if (In != NoId && A.differentiable(In))
         A.addGrad(In, A.reduceBroadcast(G, Out, In));
     return true;
   case OpKind::Where: {
     // The mask branch takes the whole gradient (masked entries carry none).
     for (unsigned Branch = 1; Branch <= 2; ++Branch) {
       ValueId In = N.input(Branch);
-      if (In == NoId || A.val(In).Const)
+      if (In == NoId || !A.differentiable(In))
         continue;
       bool OtherIsFill = isVeryNegative(A, N.input(3 - Branch)) ||
-                         A.val(N.input(3 - Branch)).Const;
+                         !A.differentiable(N.input(3 - Branch));
       GradState C = A.reduceBroadcast(G, Out, In);
       if (!OtherIsFill) {
         C.Coherent *= 0.5;
@@ -657,7 +663,7 @@ bool analysis::backwardElementwise(Analyzer &A, const Node &N) {
       return false;
     for (unsigned I = 0; I != 2; ++I) {
       ValueId In = N.input(I);
-      if (A.val(In).Const && A.val(In).Initializer < 0)
+      if (!A.differentiable(In))
         continue; // a folded constant takes no gradient
       const ValueSummary &Other = I == 0 ? Z->S : X->S;
       const ValueSummary &Self = I == 0 ? X->S : Z->S;
@@ -721,7 +727,7 @@ bool analysis::backwardElementwise(Analyzer &A, const Node &N) {
     if (!U)
       return N.Kind == OpKind::Not || familyOf(N.Kind) == OpFamily::Binary
                  ? (std::for_each(N.Inputs.begin(), N.Inputs.end(), [&](ValueId In) {
-                      if (In != NoId && !A.val(In).Const) {
+                      if (In != NoId && A.differentiable(In)) {
                         GradState C = A.reduceBroadcast(G, Out, In);
                         C.Sigma2 += 0.25;
                         A.addGrad(In, C);

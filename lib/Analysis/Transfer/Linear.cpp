@@ -234,7 +234,7 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
              std::max(std::fabs(X->S.Min), std::fabs(X->S.Max));
     A.addGrad(N.input(1), GB);
   }
-  if (Gemm && N.input(2) != NoId && !A.val(N.input(2)).Const) {
+  if (Gemm && N.input(2) != NoId && A.differentiable(N.input(2))) {
     GradState GC = A.reduceBroadcast(G, Out, N.input(2));
     GC.Coherent *= Beta * Beta;
     GC.Varying *= Beta * Beta;

@@ -384,7 +384,7 @@ bool analysis::backwardMovement(Analyzer &A, const Node &N) {
     uint64_t Total = 1;
     numElements(A.val(N.Outputs[0]).Shape, Total);
     for (ValueId V : N.Inputs) {
-      if (V == NoId || A.val(V).Const)
+      if (V == NoId || !A.differentiable(V))
         continue;
       uint64_t Part = 1;
       numElements(A.val(V).Shape, Part);
