@@ -1,0 +1,20 @@
+# Writes OUT, a C++ fragment holding every docs/rules/GL*.md page (in DIR) as
+# bytes, so `gradlint explain` prints the very file the repository holds.
+# Run at build time: cmake -DDIR=<docs/rules> -DOUT=<file> -P EmbedDocs.cmake
+file(GLOB Docs "${DIR}/GL*.md")
+list(SORT Docs)
+set(Text "// Generated from docs/rules/*.md by lib/Rules/EmbedDocs.cmake; do not edit.\n")
+set(Table "")
+set(Index 0)
+foreach(Doc IN LISTS Docs)
+  get_filename_component(Stem "${Doc}" NAME_WE)
+  file(READ "${Doc}" Hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," Bytes "${Hex}")
+  string(APPEND Text "static const unsigned char Doc${Index}[] = {${Bytes}0};\n")
+  string(APPEND Table "    {\"${Stem}\", Doc${Index}, sizeof(Doc${Index}) - 1},\n")
+  math(EXPR Index "${Index} + 1")
+endforeach()
+string(APPEND Text "static const EmbeddedDoc EmbeddedDocs[] = {\n${Table}    {nullptr, nullptr, 0},\n};\n")
+file(WRITE "${OUT}.tmp" "${Text}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
+file(REMOVE "${OUT}.tmp")
