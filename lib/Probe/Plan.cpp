@@ -1,0 +1,185 @@
+//===- Plan.cpp - what runs, what folds, what needs a gradient ------------===//
+//
+// Once per executor: the rule of every node; which values come from the
+// constants shape inference folded (Value::Const) and which nodes must run;
+// which values a differentiable path joins to the loss outputs (those need
+// a gradient); and the device copies of the initializers.
+//
+//===----------------------------------------------------------------------===//
+#include "OpContext.h"
+#include "Ops/Rules.h"
+#include "gradlint/Support/Error.h"
+
+using namespace gradlint;
+using namespace gradlint::probe;
+
+llvm::Error OpContext::plan() {
+  size_t NV = G.Values.size(), NN = G.Nodes.size();
+  Slots.assign(NV, {});
+  SavedByNode.assign(NN, {});
+  Rules.assign(NN, nullptr);
+  Runs.assign(NN, false);
+  RunsBackward.assign(NN, false);
+  NeedsGrad.assign(NV, false);
+  FromConst.assign(NV, false);
+  Uses.assign(NV, 0);
+  Keep.assign(NV, false);
+  KeepHost.assign(NV, false);
+  for (NodeId Id : G.Order)
+    Rules[Id] = &ruleFor(G.Nodes[Id]);
+
+  // Values whose data can change between passes: everything downstream of a
+  // float initializer or a float graph input. The rest may come from Const.
+  std::vector<bool> Sourced(NV, false);
+  for (ValueId V : G.Initializers)
+    Sourced[V] = isFloat(V);
+  for (ValueId V : G.Inputs)
+    Sourced[V] = isFloat(V);
+  for (NodeId Id : G.Order) {
+    const Node &N = G.Nodes[Id];
+    bool Any = false;
+    if (N.Kind != OpKind::Shape && N.Kind != OpKind::Size)
+      for (ValueId In : N.Inputs)
+        Any |= In != NoId && Sourced[In];
+    for (ValueId Out : N.Outputs)
+      if (Out != NoId) {
+        Sourced[Out] = Any;
+        FromConst[Out] = !Any && G.Values[Out].Const != nullptr;
+      }
+  }
+
+  // Which nodes run: those producing a value a running node or the caller
+  // needs that is not a folded constant.
+  std::vector<bool> Needed(NV, false);
+  for (ValueId V : G.Outputs)
+    Needed[V] = Keep[V] = true;
+  for (ValueId V : Opts.LossOutputs)
+    Needed[V] = Keep[V] = true;
+  for (auto It = G.Order.rbegin(); It != G.Order.rend(); ++It) {
+    const Node &N = G.Nodes[*It];
+    bool Run = false;
+    for (ValueId Out : N.Outputs)
+      Run |= Out != NoId && !FromConst[Out] && (Needed[Out] || Opts.KeepAllValues);
+    if (!Run)
+      continue;
+    Runs[*It] = true;
+    for (ValueId In : N.Inputs)
+      if (In != NoId) {
+        Needed[In] = true;
+        ++Uses[In];
+      }
+  }
+  if (Opts.KeepAllValues)
+    Keep.assign(NV, true);
+
+  // Every value a running node touches needs a concrete shape.
+  for (NodeId Id : G.Order) {
+    if (!Runs[Id])
+      continue;
+    const Node &N = G.Nodes[Id];
+    if (Rules[Id]->Unsupported)
+      return nodeError(N, Rules[Id]->Unsupported);
+    for (ValueId V : N.Outputs)
+      if (V != NoId && !G.Values[V].HasShape)
+        return nodeError(N, "the shape of '" + G.Values[V].Name +
+                                "' is unknown; the probe needs concrete shapes");
+    for (ValueId V : N.Outputs)
+      if (V != NoId && isFloat(V) &&
+          (G.Values[V].Type == DataType::Float8E4M3FN ||
+           G.Values[V].Type == DataType::Float8E4M3FNUZ ||
+           G.Values[V].Type == DataType::Float8E5M2 ||
+           G.Values[V].Type == DataType::Float8E5M2FNUZ ||
+           G.Values[V].Type == DataType::Float8E8M0 ||
+           G.Values[V].Type == DataType::Float4E2M1))
+        return nodeError(N, "the probe computes float32, float16, bfloat16 "
+                            "and float64 values only, not " +
+                                dataTypeName(G.Values[V].Type));
+  }
+
+  // Differentiable reach: forward from float sources, backward from losses.
+  std::vector<bool> Live(NV, false);
+  for (ValueId V : G.Initializers)
+    Live[V] = isFloat(V);
+  for (ValueId V : G.Inputs)
+    Live[V] = isFloat(V);
+  for (NodeId Id : G.Order) {
+    const Node &N = G.Nodes[Id];
+    const OpRule &R = *Rules[Id];
+    if (!Runs[Id] || !R.Backward)
+      continue;
+    bool Any = false;
+    for (unsigned I = 0; I != N.Inputs.size(); ++I)
+      Any |= N.Inputs[I] != NoId && Live[N.Inputs[I]] && (R.DiffInputs >> std::min(I, 31u) & 1);
+    for (ValueId Out : N.Outputs)
+      if (Out != NoId)
+        Live[Out] = Any && isFloat(Out);
+  }
+  std::vector<bool> Reaches(NV, false);
+  std::vector<ValueId> Losses = Opts.LossOutputs;
+  if (Losses.empty() && !G.Outputs.empty())
+    Losses.push_back(G.Outputs[0]);
+  for (ValueId V : Losses)
+    Reaches[V] = Live[V];
+  for (auto It = G.Order.rbegin(); It != G.Order.rend(); ++It) {
+    const Node &N = G.Nodes[*It];
+    const OpRule &R = *Rules[*It];
+    bool Any = false;
+    for (ValueId Out : N.Outputs)
+      Any |= Out != NoId && Reaches[Out];
+    if (!Any || !R.Backward)
+      continue;
+    for (unsigned I = 0; I != N.Inputs.size(); ++I) {
+      ValueId In = N.Inputs[I];
+      if (In != NoId && Live[In] && (R.DiffInputs >> std::min(I, 31u) & 1)) {
+        Reaches[In] = true;
+        RunsBackward[*It] = Opts.Gradients;
+      }
+    }
+  }
+  for (ValueId V = 0; V != NV; ++V)
+    NeedsGrad[V] = Opts.Gradients && Live[V] && Reaches[V];
+  for (ValueId V : G.Initializers)
+    if (NeedsGrad[V])
+      Params.push_back(V);
+  // Gradient rules read their nodes' integer inputs (axes, bounds) again.
+  for (NodeId Id : G.Order)
+    if (RunsBackward[Id])
+      for (ValueId In : G.Nodes[Id].Inputs)
+        if (In != NoId && !isFloat(In))
+          KeepHost[In] = true;
+  return llvm::Error::success();
+}
+
+llvm::Error OpContext::bindConstants() {
+  for (ValueId V : G.Initializers) {
+    const TensorData &T = G.Tensors[G.Values[V].Initializer];
+    if (!Uses[V] && !NeedsGrad[V])
+      continue;
+    if (!isFloat(V)) {
+      auto H = std::make_shared<HostTensor>();
+      H->Type = T.Type;
+      H->Shape = T.Shape;
+      if (!T.toInt64s(H->Ints))
+        return fileError(M.Info.Path, "initializer '" + T.Name + "' of type " +
+                                          dataTypeName(T.Type) +
+                                          " cannot be read as integers");
+      Slots[V].H = H;
+      continue;
+    }
+    std::vector<float> Data;
+    if (!T.toFloats(Data))
+      return fileError(M.Info.Path, "initializer '" + T.Name + "' of type " +
+                                        dataTypeName(T.Type) +
+                                        " cannot be read as float32");
+    auto D = alloc(T.Shape);
+    if (!D)
+      return D.takeError();
+    B.upload(D->Buf->base(), 0, Data.data(), Data.size() * 4);
+    Slots[V].F = *D;
+    Initializers[V] = *D;
+  }
+  for (ValueId V = 0; V != G.Values.size(); ++V)
+    if (FromConst[V])
+      Slots[V].H = G.Values[V].Const;
+  return llvm::Error::success();
+}
