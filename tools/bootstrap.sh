@@ -9,6 +9,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   llvm-14-dev libboost-graph-dev catch2 libopenblas-dev
   python3 python3-torch python3-onnx python3-numpy
+  chromium python3-jsonschema
 )
 
 missing=()
@@ -28,3 +29,13 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
 ninja -C "$BUILD_DIR"
+
+# The SARIF 2.1.0 JSON schema for the SARIF test ships in an npm package;
+# installed once into the build folder, never fetched at test time.
+SCHEMA_PKG="@microsoft/jest-sarif@1.0.0-beta.0"
+if [ ! -f "$BUILD_DIR/npm/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json" ] &&
+   command -v npm >/dev/null; then
+  mkdir -p "$BUILD_DIR/npm"
+  npm install --prefix "$BUILD_DIR/npm" --no-save --no-audit --no-fund --ignore-scripts \
+    --loglevel=error "$SCHEMA_PKG" >/dev/null || echo "bootstrap: npm install of $SCHEMA_PKG failed; the SARIF schema test will be skipped"
+fi
