@@ -273,6 +273,14 @@ llvm::Expected<AnalysisResult> Analyzer::run() {
   for (ValueId V = 0; V != G.Values.size(); ++V) {
     const Value &Val = G.Values[V];
     Differentiable[V] = isFloatValue(Val) && (Val.IsInput || Val.Initializer >= 0);
+    // A float buffer holding -inf or huge fills is an attention mask that an
+    // exporter kept as an initializer, not a trainable parameter.
+    if (Differentiable[V] && Val.Initializer >= 0) {
+      std::vector<float> Data;
+      if (G.Tensors[Val.Initializer].toFloats(Data) &&
+          llvm::any_of(Data, [](float X) { return !std::isfinite(X) || std::fabs(X) >= 1e4f; }))
+        Differentiable[V] = false;
+    }
   }
   for (NodeId Id : G.Order) {
     const Node &N = G.Nodes[Id];

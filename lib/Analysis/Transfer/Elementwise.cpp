@@ -635,9 +635,15 @@ bool analysis::backwardElementwise(Analyzer &A, const Node &N) {
   case OpKind::Add:
   case OpKind::Sum:
   case OpKind::Sub:
-    for (ValueId In : N.Inputs)
-      if (In != NoId && A.differentiable(In))
+    for (ValueId In : N.Inputs) {
+      // An additive attention mask (0 / very negative) is a constant by
+      // construction, even when built from a float buffer initializer.
+      const Value &IV = A.val(In);
+      bool Mask = IV.Const && IV.Const->size() > 1 &&
+                  llvm::any_of(IV.Const->Reals, [](double X) { return X <= -1e3; });
+      if (In != NoId && A.differentiable(In) && !Mask)
         A.addGrad(In, A.reduceBroadcast(G, Out, In));
+    }
     return true;
   case OpKind::Where: {
     // The mask branch takes the whole gradient (masked entries carry none).

@@ -158,8 +158,13 @@ bool analysis::backwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
   MaxP /= std::max<size_t>(1, Rows.MaxP.size());
   double Tau = std::hypot(0.15, 2.0 * std::max(0.0, MaxP - 0.3));
   C = Analyzer::scaled(G, 1.0, Tau, 0.5);
-  C.Coherent = 0;
-  C.Varying = Factor * G.energy();
+  // No systematic mean over query rows, but rows are independent draws: the
+  // mean of N of them still carries 1/N of the energy (a bias after the
+  // query projection sums N such rows).
+  double E = Factor * G.energy();
+  double RowCount = A.fwd(N.input(0)) ? std::max<int64_t>(1, A.fwd(N.input(0))->S.Rows) : 1;
+  C.Coherent = E / RowCount;
+  C.Varying = E - C.Coherent;
   C.ZeroRowSum = true; // rows of J g sum to zero: J·1 = 0
   A.addGrad(N.input(0), C);
   return true;
