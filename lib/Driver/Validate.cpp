@@ -248,7 +248,8 @@ llvm::Expected<int> gradlint::runValidate(const ValidateOptions &Opts) {
   }
   Out << llvm::formatv("\n{0} parameters: median |log10(est/measured)| {1:f3}, "
                        "{2:f1}% within 2x, {3:f1}% inside [lo, hi], Spearman {4:f3}\n",
-                       Rows.size(), Median, 100 * Within2 / N, 100 * Inside / N, Rho);
+                       std::to_string(Rows.size()), Median, 100 * Within2 / N,
+                       100 * Inside / N, Rho);
   if (!Verdicts.empty()) {
     Out << "\nfindings:\n";
     for (const Verdict &V : Verdicts)

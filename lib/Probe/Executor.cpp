@@ -219,8 +219,8 @@ const Tensor *OpContext::gradOut(const Node &N, unsigned I) const {
 
 bool OpContext::needsGrad(const Node &N, unsigned I) const {
   ValueId V = N.input(I);
-  return V != NoId && NeedsGrad[V] &&
-         (Rules[&N - G.Nodes.data()]->DiffInputs >> std::min(I, 31u) & 1);
+  return V != NoId && NeedsGrad[V] && I < 32 &&
+         (Flows[&N - G.Nodes.data()] >> I & 1);
 }
 
 llvm::Expected<OpContext::GradTarget> OpContext::gradIn(const Node &N,

@@ -94,6 +94,7 @@ public:
   std::vector<const OpRule *> Rules; ///< per node
   std::vector<bool> Runs;            ///< per node: forward runs it
   std::vector<bool> RunsBackward;    ///< per node
+  std::vector<uint32_t> Flows;       ///< per node: bit I, a gradient flows to input I
   std::vector<bool> NeedsGrad;       ///< per value
   std::vector<bool> FromConst;       ///< per value: taken from Value::Const
   std::vector<unsigned> Uses;        ///< per value: running consumers

@@ -9,9 +9,47 @@
 #include "OpContext.h"
 #include "Ops/Rules.h"
 #include "gradlint/Support/Error.h"
+#include <cmath>
+#include <cstring>
 
 using namespace gradlint;
 using namespace gradlint::probe;
+
+namespace {
+
+/// A float initializer holding -inf or huge fills: an attention mask an
+/// exporter kept as a buffer, not a trainable parameter (as the analysis
+/// treats it).
+bool isMaskBuffer(const TensorData &T) {
+  auto Fill = [](float X) { return !std::isfinite(X) || std::fabs(X) >= 1e4f; };
+  if (T.Type == DataType::Float && T.Bytes.size() == T.NumElements * 4) {
+    for (uint64_t I = 0; I != T.NumElements; ++I) {
+      float X;
+      std::memcpy(&X, T.Bytes.data() + 4 * I, 4);
+      if (Fill(X))
+        return true;
+    }
+    return false;
+  }
+  std::vector<float> Data;
+  return T.toFloats(Data) && llvm::any_of(Data, Fill);
+}
+
+/// An operand of an Add that folded to an additive mask (0 / very negative):
+/// a constant by construction, even when computed from a float buffer.
+bool isAdditiveMask(const Node &N, const Value &In) {
+  return N.Kind == OpKind::Add && In.Const && In.Const->size() > 1 &&
+         llvm::any_of(In.Const->Reals, [](double X) { return X <= -1e3; });
+}
+
+/// Whether a gradient flows from N's outputs to its input I.
+bool flows(const Graph &G, const Node &N, const OpRule &R, unsigned I) {
+  ValueId In = N.Inputs[I];
+  return In != NoId && (R.DiffInputs >> std::min(I, 31u) & 1) &&
+         !isAdditiveMask(N, G.Values[In]);
+}
+
+} // namespace
 
 llvm::Error OpContext::plan() {
   size_t NV = G.Values.size(), NN = G.Nodes.size();
@@ -25,8 +63,14 @@ llvm::Error OpContext::plan() {
   Uses.assign(NV, 0);
   Keep.assign(NV, false);
   KeepHost.assign(NV, false);
-  for (NodeId Id : G.Order)
-    Rules[Id] = &ruleFor(G.Nodes[Id]);
+  Flows.assign(NN, 0);
+  for (NodeId Id : G.Order) {
+    const Node &N = G.Nodes[Id];
+    Rules[Id] = &ruleFor(N);
+    for (unsigned I = 0; I != N.Inputs.size() && I < 32; ++I)
+      if (flows(G, N, *Rules[Id], I))
+        Flows[Id] |= 1u << I;
+  }
 
   // Values whose data can change between passes: everything downstream of a
   // float initializer or a float graph input. The rest may come from Const.
@@ -99,7 +143,7 @@ llvm::Error OpContext::plan() {
   // Differentiable reach: forward from float sources, backward from losses.
   std::vector<bool> Live(NV, false);
   for (ValueId V : G.Initializers)
-    Live[V] = isFloat(V);
+    Live[V] = isFloat(V) && !isMaskBuffer(G.Tensors[G.Values[V].Initializer]);
   for (ValueId V : G.Inputs)
     Live[V] = isFloat(V);
   for (NodeId Id : G.Order) {
@@ -109,7 +153,7 @@ llvm::Error OpContext::plan() {
       continue;
     bool Any = false;
     for (unsigned I = 0; I != N.Inputs.size(); ++I)
-      Any |= N.Inputs[I] != NoId && Live[N.Inputs[I]] && (R.DiffInputs >> std::min(I, 31u) & 1);
+      Any |= flows(G, N, R, I) && Live[N.Inputs[I]];
     for (ValueId Out : N.Outputs)
       if (Out != NoId)
         Live[Out] = Any && isFloat(Out);
@@ -130,7 +174,7 @@ llvm::Error OpContext::plan() {
       continue;
     for (unsigned I = 0; I != N.Inputs.size(); ++I) {
       ValueId In = N.Inputs[I];
-      if (In != NoId && Live[In] && (R.DiffInputs >> std::min(I, 31u) & 1)) {
+      if (flows(G, N, R, I) && Live[In]) {
         Reaches[In] = true;
         RunsBackward[*It] = Opts.Gradients;
       }

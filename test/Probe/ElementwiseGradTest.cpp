@@ -1,6 +1,7 @@
 //===- ElementwiseGradTest.cpp - unary, binary, Where, Cast gradients -----===//
 #include "GradCheck.h"
 #include <catch2/catch.hpp>
+#include <limits>
 
 using namespace gradlint::test;
 
@@ -187,4 +188,34 @@ TEST_CASE("probe gradients: Where", "[probe][grad]") {
     B.node("Where", {"c", "x", "x"}, {"y"});
   };
   checkTable({C, Same});
+}
+
+TEST_CASE("probe gradients: attention masks kept as buffers are constants",
+          "[probe][grad]") {
+  // scores + (1 - tril) * -1e9, as torch exports a causal buffer; and a
+  // buffer that holds -inf itself. Neither is a parameter (as in `check`).
+  GradCase Additive;
+  Additive.Name = "additive mask from a 0/1 buffer";
+  Additive.Constants = {"tril"};
+  Additive.Build = [](OnnxBuilder &B) {
+    param(B, "s", {3, 3});
+    B.floatInit("tril", {3, 3}, {1, 0, 0, 1, 1, 0, 1, 1, 1});
+    B.constantFloat("one", {}, {1.0f});
+    B.constantFloat("big", {}, {-1e9f});
+    B.node("Sub", {"one", "tril"}, {"inv"});
+    B.node("Mul", {"inv", "big"}, {"mask"});
+    B.node("Add", {"s", "mask"}, {"masked"});
+    B.node("Softmax", {"masked"}, {"y"});
+  };
+  GradCase Fill;
+  Fill.Name = "mask buffer holding -inf";
+  Fill.Constants = {"m"};
+  Fill.Build = [](OnnxBuilder &B) {
+    float Inf = std::numeric_limits<float>::infinity();
+    param(B, "s", {2, 2});
+    B.floatInit("m", {2, 2}, {0, -Inf, 0, 0});
+    B.node("Add", {"s", "m"}, {"masked"});
+    B.node("Softmax", {"masked"}, {"y"});
+  };
+  checkTable({Additive, Fill});
 }

@@ -59,8 +59,9 @@ struct StepRecord {
 struct ProbeResult {
   std::string LossKind; ///< "ce" or "projection"
   double Loss0 = 0;     ///< the loss at the initial weights
-  /// Every float initializer the loss reaches differentiably, and the
-  /// sub-parameters (SubParameters.h), sorted by name. Empty if ForwardOnly.
+  /// Every float initializer the loss reaches differentiably (attention
+  /// mask buffers excepted, as in the analysis), and the sub-parameters
+  /// (SubParameters.h), sorted by name. Empty if ForwardOnly.
   std::vector<ParamGrad> Parameters;
   std::map<std::string, double> ActivationGradNorms; ///< with Activations
   std::vector<StepRecord> Steps;
