@@ -31,7 +31,10 @@ llvm::Expected<std::unique_ptr<Backend>> loadPlugin(unsigned Threads) {
     std::string Err;
     auto Lib = llvm::sys::DynamicLibrary::getPermanentLibrary(Path.c_str(), &Err);
     if (!Lib.isValid()) {
-      LastError = Err;
+      // A file that exists but does not load is worth naming; a bare name
+      // the loader cannot find just means the plugin was not built.
+      if (Path.find('/') != std::string::npos)
+        LastError = Err;
       continue;
     }
     auto Entry = reinterpret_cast<EntryFn>(Lib.getAddressOfSymbol(PluginEntryName));
@@ -39,11 +42,20 @@ llvm::Expected<std::unique_ptr<Backend>> loadPlugin(unsigned Threads) {
       return makeError("--device cuda: " + Path + " does not export " +
                        PluginEntryName);
     Backend *B = Entry(PluginAbiVersion, Threads);
-    if (!B)
-      return makeError("--device cuda: the CUDA plugin could not start a "
-                       "device (no GPU, or a driver/ABI mismatch)");
+    if (!B) {
+      // The plugin says why (no driver, no device, ABI mismatch, ...).
+      using WhyFn = const char *(*)();
+      auto Why = reinterpret_cast<WhyFn>(Lib.getAddressOfSymbol("gradlint_cuda_error"));
+      const char *Reason = Why ? Why() : nullptr;
+      return makeError("--device cuda: the CUDA plugin could not start a device: " +
+                       llvm::Twine(Reason && *Reason ? Reason
+                                                     : "no GPU, or a driver/ABI mismatch"));
+    }
     return std::unique_ptr<Backend>(B);
   }
+  if (!LastError.empty())
+    return makeError("--device cuda: the CUDA plugin " + llvm::Twine(CudaPluginName) +
+                     " could not be loaded: " + LastError);
   return makeError("--device cuda: the CUDA plugin " + llvm::Twine(CudaPluginName) +
                    " was not found (this gradlint was built without CUDA); "
                    "use --device cpu");
