@@ -186,26 +186,26 @@ void OpContext::outHost(const Node &N, unsigned I, HostPtr H) {
 }
 
 bool OpContext::backwardNeeded(const Node &N) const {
-  return Opts.Gradients && RunsBackward[&N - G.Nodes.data()];
+  return Opts.Gradients && RunsBackward[idOf(N)];
 }
 
 void OpContext::save(const Node &N, Tensor T) {
-  SavedByNode[&N - G.Nodes.data()].Tensors.push_back(std::move(T));
+  SavedByNode[idOf(N)].Tensors.push_back(std::move(T));
 }
 void OpContext::save(const Node &N, DeviceArray A) {
-  SavedByNode[&N - G.Nodes.data()].Arrays.push_back(std::move(A));
+  SavedByNode[idOf(N)].Arrays.push_back(std::move(A));
 }
 void OpContext::save(const Node &N, HostPtr H) {
-  SavedByNode[&N - G.Nodes.data()].Hosts.push_back(std::move(H));
+  SavedByNode[idOf(N)].Hosts.push_back(std::move(H));
 }
 const Tensor &OpContext::saved(const Node &N, unsigned I) const {
-  return SavedByNode[&N - G.Nodes.data()].Tensors[I];
+  return SavedByNode[idOf(N)].Tensors[I];
 }
 const DeviceArray &OpContext::savedArray(const Node &N, unsigned I) const {
-  return SavedByNode[&N - G.Nodes.data()].Arrays[I];
+  return SavedByNode[idOf(N)].Arrays[I];
 }
 const HostPtr &OpContext::savedHost(const Node &N, unsigned I) const {
-  return SavedByNode[&N - G.Nodes.data()].Hosts[I];
+  return SavedByNode[idOf(N)].Hosts[I];
 }
 
 //===--- Gradients --------------------------------------------------------===//
@@ -220,7 +220,7 @@ const Tensor *OpContext::gradOut(const Node &N, unsigned I) const {
 bool OpContext::needsGrad(const Node &N, unsigned I) const {
   ValueId V = N.input(I);
   return V != NoId && NeedsGrad[V] && I < 32 &&
-         (Flows[&N - G.Nodes.data()] >> I & 1);
+         (Flows[idOf(N)] >> I & 1);
 }
 
 llvm::Expected<OpContext::GradTarget> OpContext::gradIn(const Node &N,
@@ -291,7 +291,7 @@ llvm::Error OpContext::runHost(const Node &N) {
   }
   std::vector<HostPtr> Out = evalOnHost(G, N, In);
   for (unsigned I = 0; I != N.Outputs.size(); ++I) {
-    if (N.Outputs[I] == NoId || !Runs[&N - G.Nodes.data()])
+    if (N.Outputs[I] == NoId || !Runs[idOf(N)])
       continue;
     if (I >= Out.size() || !Out[I])
       return nodeError(N, "cannot be evaluated on " +
@@ -333,7 +333,7 @@ llvm::Error OpContext::runForward() {
   for (NodeId Id : G.Order) {
     if (!Runs[Id])
       continue;
-    const Node &N = G.Nodes[Id];
+    const Node &N = *Exec[Id];
     const OpRule &R = *Rules[Id];
     ValueId Out0 = N.Outputs.empty() ? NoId : N.Outputs[0];
     bool HostPath = Out0 == NoId || !isFloat(Out0);
@@ -371,9 +371,9 @@ llvm::Error OpContext::runBackward(ValueId Output, Tensor Seed) {
     ActNorms[V] = std::sqrt(B.sumSquares(T.ptr(), 1, T.size(), T.size()));
   };
   for (auto It = G.Order.rbegin(); It != G.Order.rend(); ++It) {
-    const Node &N = G.Nodes[*It];
     if (!RunsBackward[*It])
       continue;
+    const Node &N = *Exec[*It];
     bool Any = false;
     for (ValueId Out : N.Outputs)
       if (Out != NoId && Slots[Out].Grad) {

@@ -10,7 +10,9 @@
 #define GRADLINT_LIB_PROBE_OPCONTEXT_H
 
 #include "gradlint/Probe/Executor.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/Twine.h"
+#include <deque>
 #include <set>
 
 namespace gradlint::probe {
@@ -91,6 +93,9 @@ public:
     Tensor Grad; ///< dL/dV
   };
   std::vector<Slot> Slots;
+  /// Per node: what runs in its place (the node itself, a fused norm at the
+  /// pattern's last node) or null for nodes a fused norm absorbed.
+  std::vector<const Node *> Exec;
   std::vector<const OpRule *> Rules; ///< per node
   std::vector<bool> Runs;            ///< per node: forward runs it
   std::vector<bool> RunsBackward;    ///< per node
@@ -121,8 +126,13 @@ private:
   /// Allocations a gradient aliased during the current node's backward: one
   /// allocation backs at most one live gradient.
   std::set<const DeviceAllocation *> AliasedThisNode;
+  /// Nodes made by fuseNorms(), and the NodeId each stands in for.
+  std::deque<Node> FusedNodes;
+  llvm::DenseMap<const Node *, NodeId> FusedIds;
+  NodeId idOf(const Node &N) const;
   llvm::Error runHost(const Node &N);
   llvm::Error bindConstants();
+  void fuseNorms();
   llvm::Error plan();
 };
 

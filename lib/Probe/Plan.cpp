@@ -7,8 +7,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "OpContext.h"
+#include "Ops/Layout.h"
 #include "Ops/Rules.h"
+#include "gradlint/Structure/Structure.h"
 #include "gradlint/Support/Error.h"
+#include "llvm/ADT/DenseSet.h"
 #include <cmath>
 #include <cstring>
 
@@ -51,6 +54,76 @@ bool flows(const Graph &G, const Node &N, const OpRule &R, unsigned I) {
 
 } // namespace
 
+NodeId OpContext::idOf(const Node &N) const {
+  auto It = FusedIds.find(&N);
+  return It != FusedIds.end() ? It->second : NodeId(&N - G.Nodes.data());
+}
+
+void OpContext::fuseNorms() {
+  ModelStructure S = recoverStructure(M);
+  std::vector<const NormInfo *> Norms;
+  for (const BlockInfo &Block : S.Blocks)
+    for (const NormInfo &Info : Block.Norms)
+      Norms.push_back(&Info);
+  for (const auto *List : {&S.EmbeddingNorms, &S.FinalNorms})
+    for (const NormInfo &Info : *List)
+      Norms.push_back(&Info);
+  for (const NormInfo *NI : Norms) {
+    const NormInfo &Info = *NI;
+    bool RMS = Info.Kind == NormKind::RMSNorm;
+    if (!Info.Decomposed || Info.Axis != -1 || Info.Gamma == NoId ||
+        Info.Input == NoId || Info.Output == NoId)
+      continue;
+    // float32 in and out, same shape; γ and β cover the last axis.
+    const Value &X = G.Values[Info.Input], &Y = G.Values[Info.Output];
+    if (X.Type != DataType::Float || Y.Type != DataType::Float ||
+        !X.HasShape || !Y.HasShape || X.Shape != Y.Shape || X.Shape.empty())
+      continue;
+    auto Covers = [&](ValueId P) {
+      return P == NoId || (G.Values[P].Type == DataType::Float &&
+                           G.Values[P].HasShape &&
+                           product(G.Values[P].Shape) == X.Shape.back());
+    };
+    if (!Covers(Info.Gamma) || !Covers(Info.Beta))
+      continue;
+    // The pattern must be closed: what it computes on the way is used only
+    // inside it, and no node of it is already part of another fusion.
+    llvm::SmallDenseSet<NodeId, 16> Inside(Info.Nodes.begin(), Info.Nodes.end());
+    NodeId Root = Y.Producer;
+    bool Closed = Root != NoId && Inside.count(Root) &&
+                  !(X.Producer != NoId && Inside.count(X.Producer));
+    for (NodeId Id : Info.Nodes) {
+      Closed &= Exec[Id] == &G.Nodes[Id];
+      for (ValueId V : G.Nodes[Id].Outputs)
+        if (V != NoId && V != Info.Output)
+          Closed &= !G.Values[V].IsOutput &&
+                    llvm::all_of(G.Values[V].Users,
+                                 [&](NodeId U) { return Inside.count(U); });
+    }
+    if (!Closed)
+      continue;
+    Node F;
+    F.Name = G.Nodes[Root].Name;
+    F.OpType = RMS ? "RMSNormalization" : "LayerNormalization";
+    F.Kind = RMS ? OpKind::RMSNormalization : OpKind::LayerNormalization;
+    F.Opset = RMS ? 23 : 17;
+    F.Inputs = {Info.Input, Info.Gamma};
+    if (!RMS && Info.Beta != NoId)
+      F.Inputs.push_back(Info.Beta);
+    F.Outputs = {Info.Output};
+    Attribute Axis, Eps;
+    Axis.Name = "axis", Axis.Kind = AttrKind::Int, Axis.I = -1;
+    Eps.Name = "epsilon", Eps.Kind = AttrKind::Float,
+    Eps.F = static_cast<float>(Info.Epsilon);
+    F.Attrs = {Axis, Eps};
+    FusedNodes.push_back(std::move(F));
+    for (NodeId Id : Info.Nodes)
+      Exec[Id] = nullptr;
+    Exec[Root] = &FusedNodes.back();
+    FusedIds[&FusedNodes.back()] = Root;
+  }
+}
+
 llvm::Error OpContext::plan() {
   size_t NV = G.Values.size(), NN = G.Nodes.size();
   Slots.assign(NV, {});
@@ -64,8 +137,15 @@ llvm::Error OpContext::plan() {
   Keep.assign(NV, false);
   KeepHost.assign(NV, false);
   Flows.assign(NN, 0);
+  Exec.assign(NN, nullptr);
+  for (NodeId Id : G.Order)
+    Exec[Id] = &G.Nodes[Id];
+  if (Opts.FuseNorms && !Opts.KeepAllValues)
+    fuseNorms();
   for (NodeId Id : G.Order) {
-    const Node &N = G.Nodes[Id];
+    if (!Exec[Id])
+      continue;
+    const Node &N = *Exec[Id];
     Rules[Id] = &ruleFor(N);
     for (unsigned I = 0; I != N.Inputs.size() && I < 32; ++I)
       if (flows(G, N, *Rules[Id], I))
@@ -80,7 +160,9 @@ llvm::Error OpContext::plan() {
   for (ValueId V : G.Inputs)
     Sourced[V] = isFloat(V);
   for (NodeId Id : G.Order) {
-    const Node &N = G.Nodes[Id];
+    if (!Exec[Id])
+      continue;
+    const Node &N = *Exec[Id];
     bool Any = false;
     if (N.Kind != OpKind::Shape && N.Kind != OpKind::Size)
       for (ValueId In : N.Inputs)
@@ -100,7 +182,9 @@ llvm::Error OpContext::plan() {
   for (ValueId V : Opts.LossOutputs)
     Needed[V] = Keep[V] = true;
   for (auto It = G.Order.rbegin(); It != G.Order.rend(); ++It) {
-    const Node &N = G.Nodes[*It];
+    if (!Exec[*It])
+      continue;
+    const Node &N = *Exec[*It];
     bool Run = false;
     for (ValueId Out : N.Outputs)
       Run |= Out != NoId && !FromConst[Out] && (Needed[Out] || Opts.KeepAllValues);
@@ -120,7 +204,7 @@ llvm::Error OpContext::plan() {
   for (NodeId Id : G.Order) {
     if (!Runs[Id])
       continue;
-    const Node &N = G.Nodes[Id];
+    const Node &N = *Exec[Id];
     if (Rules[Id]->Unsupported)
       return nodeError(N, Rules[Id]->Unsupported);
     for (ValueId V : N.Outputs)
@@ -147,10 +231,10 @@ llvm::Error OpContext::plan() {
   for (ValueId V : G.Inputs)
     Live[V] = isFloat(V);
   for (NodeId Id : G.Order) {
-    const Node &N = G.Nodes[Id];
-    const OpRule &R = *Rules[Id];
-    if (!Runs[Id] || !R.Backward)
+    if (!Runs[Id] || !Rules[Id]->Backward)
       continue;
+    const Node &N = *Exec[Id];
+    const OpRule &R = *Rules[Id];
     bool Any = false;
     for (unsigned I = 0; I != N.Inputs.size(); ++I)
       Any |= flows(G, N, R, I) && Live[N.Inputs[I]];
@@ -165,7 +249,9 @@ llvm::Error OpContext::plan() {
   for (ValueId V : Losses)
     Reaches[V] = Live[V];
   for (auto It = G.Order.rbegin(); It != G.Order.rend(); ++It) {
-    const Node &N = G.Nodes[*It];
+    if (!Runs[*It])
+      continue;
+    const Node &N = *Exec[*It];
     const OpRule &R = *Rules[*It];
     bool Any = false;
     for (ValueId Out : N.Outputs)
@@ -188,7 +274,7 @@ llvm::Error OpContext::plan() {
   // Gradient rules read their nodes' integer inputs (axes, bounds) again.
   for (NodeId Id : G.Order)
     if (RunsBackward[Id])
-      for (ValueId In : G.Nodes[Id].Inputs)
+      for (ValueId In : Exec[Id]->Inputs)
         if (In != NoId && !isFloat(In))
           KeepHost[In] = true;
   return llvm::Error::success();

@@ -380,6 +380,7 @@ llvm::Expected<ProbeResult> gradlint::runProbe(Model &M, const ProbeOptions &O) 
   EO.Gradients = !O.ForwardOnly;
   EO.LossOutputs = {Setup->Output};
   EO.ActivationGradients = O.Activations;
+  EO.FuseNorms = O.FuseNorms;
   EO.OnForwardValue = O.OnForwardValue;
   auto E = Executor::create(M, **Device, EO);
   if (!E)

@@ -77,6 +77,14 @@ struct ExecutorOptions {
   /// Keep every value after forward() (tests use fetch() on any of them);
   /// otherwise only graph outputs survive.
   bool KeepAllValues = false;
+  /// Run each decomposed LayerNorm/RMSNorm that structure recovery finds
+  /// (ReduceMean, Sub, Pow, ..., Div, then γ and β) as one normalization
+  /// kernel, as runtimes fuse it: fewer passes, and one float32 rounding
+  /// where the written-out chain rounds at every op (its x − mean and the
+  /// paths back through the mean and variance cancel; on large-init models
+  /// that alone moves gradients by 1e-4). Values inside the pattern are then
+  /// not computed. Off with KeepAllValues.
+  bool FuseNorms = true;
   ForwardValueHook OnForwardValue;
 };
 

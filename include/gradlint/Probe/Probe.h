@@ -32,6 +32,10 @@ struct ProbeOptions {
   OptimizerKind Optimizer = OptimizerKind::SGD;
   double LearningRate = 1e-3;
   bool Activations = false; ///< also measure ‖dL/dv‖ of every activation
+  /// Run decomposed LayerNorm/RMSNorm patterns as one kernel
+  /// (ExecutorOptions::FuseNorms); their interior values are then not
+  /// computed or reported.
+  bool FuseNorms = true;
   /// Forward pass only (no gradients, no steps): for activation statistics.
   bool ForwardOnly = false;
   /// Called on the host with every float value the forward pass computes
