@@ -56,6 +56,15 @@ double Analyzer::sumVar(const ValueSummary &S) {
   return Sum;
 }
 
+double Analyzer::sumRowVar(const FwdState &F) {
+  if (F.SequenceVar.empty())
+    return sumVar(F.S);
+  double Sum = 0;
+  for (double V : F.SequenceVar)
+    Sum += V;
+  return Sum;
+}
+
 double Analyzer::sumMean2(const ValueSummary &S) {
   double Sum = 0;
   for (double M : S.Mean)
@@ -71,6 +80,39 @@ void Analyzer::setFwd(ValueId V, ValueSummary S, std::shared_ptr<const Table> T,
   F[V].S = std::move(S);
   F[V].T = std::move(T);
   F[V].Mask = std::move(Mask);
+  F[V].SequenceVar.clear();
+}
+
+const Calibration::SoftmaxRows *Analyzer::calibratedSoftmax(ValueId V) const {
+  if (!Opts.Calibrated)
+    return nullptr;
+  auto It = Opts.Calibrated->Softmax.find(V);
+  return It == Opts.Calibrated->Softmax.end() ? nullptr : &It->second;
+}
+
+void Analyzer::calibrate(const Node &N) {
+  if (!Opts.Calibrated)
+    return;
+  for (ValueId Out : N.Outputs) {
+    if (Out == NoId || !F[Out].Known)
+      continue;
+    auto It = Opts.Calibrated->Values.find(Out);
+    if (It == Opts.Calibrated->Values.end())
+      continue;
+    const ValueSummary &C = It->second;
+    ValueSummary &S = F[Out].S;
+    if (C.Features != S.Features || C.Rows != S.Rows)
+      continue; // measured at another shape: keep the static summary
+    S.Mean = C.Mean;
+    S.Var = C.Var;
+    S.Min = C.Min;
+    S.Max = C.Max;
+    auto Seq = Opts.Calibrated->SequenceVar.find(Out);
+    if (Seq != Opts.Calibrated->SequenceVar.end() &&
+        int64_t(Seq->second.size()) == S.Features)
+      F[Out].SequenceVar = Seq->second;
+    ++CalibratedValues;
+  }
 }
 
 void Analyzer::addGrad(ValueId V, const GradState &C) {
@@ -371,6 +413,7 @@ llvm::Expected<AnalysisResult> Analyzer::run() {
     bool Ok = forwardRule(*this, Id, N);
     if (auto It = DecomposedNormAt.find(Id); It != DecomposedNormAt.end())
       forwardDecomposedNorm(*this, Id, *It->second);
+    calibrate(N);
     if (Ok) {
       ++Covered;
     } else {
@@ -440,6 +483,11 @@ llvm::Expected<AnalysisResult> Analyzer::run() {
   R.Setup = Setup;
   R.UnknownOps = Unknown;
   R.Coverage = FloatNodes ? double(Covered) / FloatNodes : 1.0;
+  if (Opts.Calibrated) {
+    R.CalibrationPasses = Opts.Calibrated->Passes;
+    R.CalibratedValues = CalibratedValues;
+    R.CalibratedSoftmax = CalibratedSoftmax;
+  }
   R.Forward.resize(G.Values.size());
   R.Backward.resize(G.Values.size());
   for (ValueId V = 0; V != G.Values.size(); ++V) {

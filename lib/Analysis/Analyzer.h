@@ -45,6 +45,9 @@ struct FwdState {
   ValueSummary S;
   std::shared_ptr<const Table> T;
   std::shared_ptr<const MaskInfo> Mask; ///< scores that a mask was applied to
+  /// With --calibrate: per feature, the measured variance within a sequence
+  /// (Calibration::SequenceVar); empty otherwise.
+  std::vector<double> SequenceVar;
 };
 
 /// Backward state of one value, accumulated over its consumers.
@@ -109,6 +112,9 @@ public:
     return std::max(0.0, pooledM2(S) - M * M);
   }
   static double sumVar(const ValueSummary &S);
+  /// Σ over features of the variance one attention row sees: measured
+  /// within sequences when calibrated, else the pooled sumVar.
+  static double sumRowVar(const FwdState &F);
   static double sumMean2(const ValueSummary &S);
   void setFwd(ValueId V, ValueSummary S, std::shared_ptr<const Table> T = nullptr,
               std::shared_ptr<const MaskInfo> Mask = nullptr);
@@ -124,6 +130,12 @@ public:
   /// (a bias over tokens: ‖Σ_n g_n‖² = N·Coherent exactly).
   GradState reduceBroadcast(const GradState &G, ValueId Out, ValueId Operand) const;
   Rng rng(uint64_t Tag) const { return streamRng(Opts.Seed, Stream::Analysis, Tag); }
+  /// With --calibrate: the measured softmax rows of V, or null.
+  const Calibration::SoftmaxRows *calibratedSoftmax(ValueId V) const;
+  /// With --calibrate: replaces the forward summaries of N's outputs by the
+  /// measured ones (same layout), after N's rule ran.
+  void calibrate(const Node &N);
+  unsigned CalibratedValues = 0, CalibratedSoftmax = 0;
 };
 
 // Transfer rules by family: forward computes output summaries from input

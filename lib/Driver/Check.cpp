@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "gradlint/Report/Check.h"
 #include "gradlint/Analysis/Analysis.h"
+#include "gradlint/Driver/Calibrate.h"
 #include "gradlint/Driver/Driver.h"
 #include "gradlint/Loader/Loader.h"
 #include "gradlint/Rules/Engine.h"
@@ -103,12 +104,18 @@ llvm::Expected<int> gradlint::runCheck(const CheckOptions &Opts) {
   auto M = loadModel(Opts.ModelPath);
   if (!M)
     return M.takeError();
+  AnalysisOptions AOpts;
+  AOpts.ForcedLoss = ForceLoss ? &Loss : nullptr;
+  if (Opts.Calibrate) { // before the analysis' own shape inference
+    auto C = measureCalibration(**M, Dims, AOpts.ForcedLoss);
+    if (!C)
+      return calibrationError(Opts.ModelPath, C.takeError());
+    AOpts.Calibrated = *C;
+  }
   auto Shapes = inferShapes(**M, Dims);
   if (!Shapes)
     return Shapes.takeError();
   ModelStructure Structure = recoverStructure(**M);
-  AnalysisOptions AOpts;
-  AOpts.ForcedLoss = ForceLoss ? &Loss : nullptr;
   auto A = analyze(**M, AOpts);
   if (!A)
     return inFile(Opts.ModelPath, A.takeError());

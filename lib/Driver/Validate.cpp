@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "gradlint/Analysis/Analysis.h"
+#include "gradlint/Driver/Calibrate.h"
 #include "gradlint/Driver/Driver.h"
 #include "gradlint/Loader/Loader.h"
 #include "gradlint/Probe/Probe.h"
@@ -102,13 +103,19 @@ llvm::Expected<int> gradlint::runValidate(const ValidateOptions &Opts) {
   auto M = loadModel(Opts.ModelPath);
   if (!M)
     return M.takeError();
+  AnalysisOptions AOpts;
+  AOpts.ForcedLoss = Opts.Loss.empty() ? nullptr : &Loss;
+  AOpts.Seed = Opts.Seed;
+  if (Opts.Calibrate) { // its own input draws, apart from the probe's seeds
+    auto C = measureCalibration(**M, Dims, AOpts.ForcedLoss);
+    if (!C)
+      return calibrationError(Opts.ModelPath, C.takeError());
+    AOpts.Calibrated = *C;
+  }
   auto Shapes = inferShapes(**M, Dims);
   if (!Shapes)
     return Shapes.takeError();
   ModelStructure Structure = recoverStructure(**M);
-  AnalysisOptions AOpts;
-  AOpts.ForcedLoss = Opts.Loss.empty() ? nullptr : &Loss;
-  AOpts.Seed = Opts.Seed;
   auto A = analyze(**M, AOpts);
   if (!A)
     return inFile(Opts.ModelPath, A.takeError());
@@ -218,6 +225,7 @@ llvm::Expected<int> gradlint::runValidate(const ValidateOptions &Opts) {
         {"loss", llvm::json::Object{{"kind", LossKindName}, {"value", Loss0}}},
         {"seeds", Opts.Seeds},
         {"device", Opts.Device},
+        {"calibrated", Opts.Calibrate},
         {"parameters", std::move(Params)},
         {"summary", llvm::json::Object{{"parameters", int64_t(Rows.size())},
                                        {"median_abs_log10_error", Median},
@@ -231,7 +239,8 @@ llvm::Expected<int> gradlint::runValidate(const ValidateOptions &Opts) {
   llvm::raw_ostream &Out = **OS;
   Out << "validate  " << Opts.ModelPath << " (" << Opts.Device << ", seeds "
       << Opts.Seed << ".." << Opts.Seed + Opts.Seeds - 1 << ", " << LossKindName
-      << " loss " << llvm::format("%.5g", Loss0) << ")\n\n";
+      << " loss " << llvm::format("%.5g", Loss0)
+      << (Opts.Calibrate ? ", predictions calibrated" : "") << ")\n\n";
   size_t Width = 9;
   for (const Comparison &C : Rows)
     Width = std::max(Width, C.Name.size());

@@ -115,7 +115,7 @@ llvm::json::Object gradlint::checkJson(const CheckReport &R) {
                           {"rows", R.A.Setup.Rows}};
   if (R.A.Setup.Loss == LossKind::CrossEntropy)
     Loss["vocab"] = R.A.Setup.Vocab;
-  return llvm::json::Object{
+  llvm::json::Object Out{
       {"schema", "gradlint.check/1"},
       {"model", modelJson(R.M, R.Shapes)},
       {"loss", std::move(Loss)},
@@ -132,4 +132,9 @@ llvm::json::Object gradlint::checkJson(const CheckReport &R) {
                                      {"suppressed", R.Suppressed},
                                      {"baselined", R.Baselined}}},
   };
+  if (R.A.CalibrationPasses)
+    Out["calibration"] = llvm::json::Object{{"passes", R.A.CalibrationPasses},
+                                            {"values", R.A.CalibratedValues},
+                                            {"softmax", R.A.CalibratedSoftmax}};
+  return Out;
 }

@@ -111,7 +111,12 @@ static void printTable(llvm::raw_ostream &OS, const CheckReport &R) {
   }
   OS << "\n"
      << printable(R.DisplayPath) << ": predicted gradient norms for the "
-     << lossName(R.A.Setup.Loss) << " loss, est [lo, hi]:\n";
+     << lossName(R.A.Setup.Loss) << " loss, est [lo, hi]";
+  if (R.A.CalibrationPasses)
+    OS << ", calibrated by " << R.A.CalibrationPasses << " forward passes ("
+       << R.A.CalibratedValues << " values, " << R.A.CalibratedSoftmax
+       << " softmax)";
+  OS << ":\n";
   for (const BlockInfo &B : S.Blocks) {
     OS << "  " << blockHeading(B, !B.Residuals.empty()) << "\n";
     printRows(OS, ByBlock[B.Index], KindWidth, NameWidth);

@@ -121,10 +121,16 @@ void html::writeCoverage(llvm::raw_ostream &OS, const ReportData &D) {
      << "<h2>Coverage</h2>\n<p class=\"lead\">The analysis has a transfer rule for "
      << num(100 * R.A.Coverage) << "% of the float-carrying nodes.";
   if (R.A.UnknownOps.empty())
-    OS << " Every op is supported.</p>\n";
+    OS << " Every op is supported.";
   else
     OS << " The ops below are analysed as pass-through: gradients cross them "
-          "unchanged and their upper bound is unbounded (GL113).</p>\n";
+          "unchanged and their upper bound is unbounded (GL113).";
+  if (R.A.CalibrationPasses)
+    OS << " Calibrated (<code>--calibrate</code>): the forward statistics of "
+       << R.A.CalibratedValues << " values and " << R.A.CalibratedSoftmax
+       << " softmax ops were measured by " << R.A.CalibrationPasses
+       << " forward passes of the probe.";
+  OS << "</p>\n";
   if (!R.A.UnknownOps.empty()) {
     OS << "<table class=\"coverage\"><thead><tr><th scope=\"col\">op</th><th "
           "scope=\"col\">nodes</th><th scope=\"col\">for example</th></tr></thead><tbody>\n";

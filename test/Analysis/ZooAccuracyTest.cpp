@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "Zoo.h"
 #include "gradlint/Analysis/Analysis.h"
+#include "gradlint/Driver/Calibrate.h"
 #include "gradlint/Loader/Loader.h"
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -55,7 +56,9 @@ struct ZooScore {
   unsigned SpanModels = 0;
 };
 
-ZooScore scoreZoo() {
+/// Scores the static analysis, or with Calibrated the one fed with forward
+/// statistics measured by the probe (check --calibrate).
+ZooScore scoreZoo(bool Calibrated = false) {
   ZooScore Score;
   std::vector<ZooModel> Zoo = zooModels();
   std::vector<Row> &Rows = Score.Rows;
@@ -66,9 +69,16 @@ ZooScore scoreZoo() {
     INFO("model " << Z.Name);
     auto M = loadModel(Z.modelPath());
     REQUIRE(bool(M));
+    AnalysisOptions Opts;
+    if (Calibrated) {
+      auto C = measureCalibration(**M, Z.dims(), nullptr);
+      if (!C)
+        FAIL(llvm::toString(C.takeError()));
+      Opts.Calibrated = *C;
+    }
     auto S = inferShapes(**M, Z.dims());
     REQUIRE(bool(S));
-    auto R = analyze(**M);
+    auto R = analyze(**M, Opts);
     if (!R)
       FAIL(llvm::toString(R.takeError()));
     llvm::json::Value Torch = readJson(Z.Dir + "/torch.json");
@@ -158,4 +168,56 @@ TEST_CASE("zoo: rank correlation and vanishing detection", "[zoo][analysis][!may
   INFO("spearman failures:\n" << SF << "vanishing misses:\n" << VF);
   CHECK(Score.SpearmanFailures.empty());
   CHECK(Score.VanishFailures.empty());
+}
+
+namespace {
+struct Headline {
+  double Median = 0, Within2 = 0, Inside = 0;
+};
+Headline headline(const ZooScore &Score) {
+  Headline H;
+  std::vector<double> LogErr;
+  for (const Row &R : Score.Rows) {
+    double E = std::fabs(std::log10(std::max(R.Est, 1e-300) / std::max(R.Measured, 1e-300)));
+    LogErr.push_back(E);
+    H.Within2 += E <= std::log10(2.0);
+    H.Inside += R.Measured >= R.Lo && R.Measured <= R.Hi;
+  }
+  H.Median = median(LogErr);
+  H.Within2 /= std::max<size_t>(1, LogErr.size());
+  H.Inside /= std::max<size_t>(1, LogErr.size());
+  return H;
+}
+} // namespace
+
+// `check --calibrate`: the same acceptance lines with forward statistics
+// measured by the probe (4 passes, its own input draws) in place of the
+// static summaries. It must keep the headline figures and be no worse than
+// the static analysis on any of them, per-model rank correlation included.
+TEST_CASE("zoo: calibrated predictions match PyTorch at least as well",
+          "[zoo][analysis][calibrate]") {
+  ZooScore Static = scoreZoo(false), Cal = scoreZoo(true);
+  Headline S = headline(Static), C = headline(Cal);
+  std::ofstream Out(std::string(GRADLINT_ZOO_DIR) + "/../analysis-accuracy-calibrated.tsv");
+  Out << "model\tparameter\test\tlo\thi\tmeasured\n";
+  for (const Row &R : Cal.Rows)
+    Out << R.Model << "\t" << R.Name << "\t" << R.Est << "\t" << R.Lo << "\t"
+        << R.Hi << "\t" << R.Measured << "\n";
+  std::string SF, VF;
+  for (auto &X : Cal.SpearmanFailures) SF += " " + X;
+  for (auto &X : Cal.VanishFailures) VF += " " + X;
+  WARN("calibrated: median |log10 err| " << C.Median << " (static " << S.Median
+       << "), within 2x " << C.Within2 << " (" << S.Within2 << "), inside [lo,hi] "
+       << C.Inside << " (" << S.Inside << "), Spearman < 0.9 on "
+       << Cal.SpearmanFailures.size() << " of " << Cal.SpanModels << " models ("
+       << Static.SpearmanFailures.size() << " static):" << SF << "; vanishing misses "
+       << Cal.VanishFailures.size() << " (" << Static.VanishFailures.size() << ")");
+  REQUIRE(Cal.Rows.size() == Static.Rows.size());
+  CHECK(C.Median <= 0.15);
+  CHECK(C.Within2 >= 0.90);
+  CHECK(C.Inside >= 0.95);
+  CHECK(C.Median <= S.Median);
+  CHECK(C.Within2 >= S.Within2);
+  CHECK(Cal.SpearmanFailures.size() <= Static.SpearmanFailures.size());
+  CHECK(Cal.VanishFailures.size() <= Static.VanishFailures.size());
 }

@@ -73,6 +73,11 @@ static cl::opt<std::string> WriteBaselinePath(
 static cl::opt<std::string>
     Precision("precision", cl::desc("Training precision: fp32|fp16|bf16"),
               cl::sub(CheckCmd), cl::cat(Category));
+static cl::opt<bool> Calibrate(
+    "calibrate",
+    cl::desc("Analyse with forward statistics measured by 4 forward passes of the "
+             "probe's executor (no backward)"),
+    cl::sub(CheckCmd), cl::sub(ValidateCmd), cl::cat(Category));
 static cl::opt<std::string>
     HtmlPath("html", cl::desc("Also write a self-contained HTML report to FILE"),
              cl::value_desc("FILE"), cl::sub(CheckCmd), cl::cat(Category));
@@ -177,6 +182,7 @@ CheckOptions checkOptions() {
   O.Loss = Loss;
   O.FailOn = FailOn;
   O.Precision = Precision;
+  O.Calibrate = Calibrate;
   O.ConfigPath = ConfigPath;
   O.BaselinePath = BaselinePath;
   O.WriteBaselinePath = WriteBaselinePath;
@@ -197,6 +203,7 @@ ValidateOptions validateOptions() {
   O.Seeds = ValidateSeeds;
   O.Seed = ValidateSeed;
   O.Loss = Loss;
+  O.Calibrate = Calibrate;
   return O;
 }
 
@@ -252,10 +259,11 @@ int main(int Argc, char **Argv) {
           "                 [--fail-on error|warning|note|never] [--config FILE]\n"
           "                 [--baseline FILE] [--write-baseline FILE] [--loss ce|projection]\n"
           "                 [--precision fp32|fp16|bf16] [--select CODES] [--ignore CODES]\n"
-          "                 [--html FILE [--probe [--steps K] [--seed S]]]\n"
+          "                 [--calibrate] [--html FILE [--probe [--steps K] [--seed S]]]\n"
           "  gradlint probe MODEL [--dim NAME=VALUE]... [--steps K] [--optimizer sgd|adam]\n"
           "                 [--lr X] [--seed S] [--device cpu|cuda] [--format text|json]\n"
-          "  gradlint validate MODEL [--dim NAME=VALUE]... [--seeds N] [--format text|json]\n"
+          "  gradlint validate MODEL [--dim NAME=VALUE]... [--seeds N] [--calibrate]\n"
+          "                 [--format text|json]\n"
           "  gradlint explain RULE\n"
           "  gradlint rules [--format text|json]\n",
           &Errs)) {

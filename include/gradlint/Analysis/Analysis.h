@@ -12,6 +12,9 @@
 #include "gradlint/IR/Graph.h"
 #include "gradlint/Reference/Reference.h"
 #include <limits>
+#include <map>
+#include <memory>
+#include <vector>
 
 namespace gradlint {
 
@@ -78,9 +81,35 @@ struct NodeFacts {
   double Gain = 0;           ///< ‖g_in‖ / ‖g_out‖ (est) through this node
 };
 
+/// Forward statistics measured on synthetic inputs drawn as DESIGN §3 says
+/// (`check --calibrate`: the probe's forward pass, no backward). Where a
+/// value has them they replace the static forward summary; softmax rows
+/// replace the Monte Carlo over Gaussian logits (saturated attention is
+/// where that assumption fails most). Summaries use the analysis' layout:
+/// the last axis is the feature axis, every other element a row.
+struct Calibration {
+  std::map<ValueId, ValueSummary> Values;
+  /// Per softmax output value: per query row (the axis before the last),
+  /// means over the leading dimensions and the passes.
+  struct SoftmaxRows {
+    std::vector<double> SumP2, SumP3, MaxP; ///< per query row
+    std::vector<double> ColSum;             ///< per key: Σ_rows E[p]
+  };
+  std::map<ValueId, SoftmaxRows> Softmax;
+  /// Per value of rank >= 3: per feature, the variance along the sequence
+  /// axis (the one before the features) within each leading slice (batch,
+  /// head), averaged over slices — how far one attention row's keys and
+  /// values spread. Below the pooled variance where tokens of a sequence
+  /// collapse towards each other.
+  std::map<ValueId, std::vector<double>> SequenceVar;
+  unsigned Passes = 0; ///< forward passes pooled (seeds)
+};
+
 struct AnalysisOptions {
   const LossKind *ForcedLoss = nullptr;
   uint64_t Seed = 0; ///< seeds the Monte Carlo tables (and --calibrate inputs)
+  /// Measured forward statistics (null: the default, fully static analysis).
+  std::shared_ptr<const Calibration> Calibrated;
 };
 
 struct AnalysisResult {
@@ -94,6 +123,9 @@ struct AnalysisResult {
   std::vector<NodeFacts> Facts; ///< per NodeId
   std::vector<std::string> UnknownOps; ///< op types analysed as pass-through
   double Coverage = 1; ///< share of float-carrying nodes with a transfer rule
+  /// With AnalysisOptions::Calibrated: the passes it pooled, and how many
+  /// values and softmax rows the measurements replaced.
+  unsigned CalibrationPasses = 0, CalibratedValues = 0, CalibratedSoftmax = 0;
 };
 
 llvm::Expected<AnalysisResult> analyze(const Model &M,

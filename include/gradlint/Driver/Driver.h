@@ -34,6 +34,9 @@ struct CheckOptions : ModelOptions {
   std::string Loss;      ///< ce | projection
   std::string FailOn;    ///< error | warning | note | never
   std::string Precision; ///< fp32 | fp16 | bf16
+  /// Analyse with forward statistics measured by the probe's executor
+  /// (include/gradlint/Driver/Calibrate.h).
+  bool Calibrate = false;
   std::string ConfigPath;
   std::string BaselinePath;
   std::string WriteBaselinePath;
@@ -88,6 +91,7 @@ struct ValidateOptions : ModelOptions {
   unsigned Seeds = 3;
   uint64_t Seed = 0;
   std::string Loss; ///< ce | projection; empty: DESIGN §3 default
+  bool Calibrate = false; ///< predictions from `check --calibrate`
 };
 llvm::Expected<int> runValidate(const ValidateOptions &Opts);
 

@@ -167,13 +167,13 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
     if (Inner) {
       // g_A[n,k] = Σ_m g[n,m] X'[m,k]: ‖g_A‖² = ‖g‖² Σ_k m2[k] (centred
       // when g's rows sum to zero: Σ_m g[n,m] c_k = 0).
-      Factor = G.ZeroRowSum ? Analyzer::sumVar(Inner->S)
+      Factor = G.ZeroRowSum ? Analyzer::sumRowVar(*Inner)
                             : Analyzer::sumVar(Inner->S) + Analyzer::sumMean2(Inner->S);
     } else {
       bool AfterSoftmax = softmaxOf(A, N.input(0)) != nullptr;
       // After a softmax only the part of B that varies over the keys
       // survives (J·1 = 0): per feature, its variance over rows.
-      double M2 = AfterSoftmax ? Analyzer::sumVar(Y->S) / std::max<int64_t>(1, Y->S.Features)
+      double M2 = AfterSoftmax ? Analyzer::sumRowVar(*Y) / std::max<int64_t>(1, Y->S.Features)
                                : Analyzer::pooledM2(Y->S);
       Factor = Contract * M2;
     }
@@ -181,7 +181,7 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
     // the centred factor; a per-position model overestimates what is left.
     double Tau = 0.08;
     if (Inner && G.ZeroRowSum) {
-      double V = Analyzer::sumVar(Inner->S), M2 = V + Analyzer::sumMean2(Inner->S);
+      double V = Analyzer::sumRowVar(*Inner), M2 = V + Analyzer::sumMean2(Inner->S);
       if (V > 0 && M2 > 0)
         Tau = std::hypot(Tau, 0.5 * std::log10(M2 / V));
     }

@@ -64,33 +64,43 @@ bool analysis::forwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
   Rows.MaxP.assign(Tq, 0);
   Rows.ColSum.assign(Keys, 0);
   std::vector<double> MeanP(Keys, 0), M2P(Keys, 0);
-  Rng R = A.rng(0x50f7 + Id);
-  std::vector<int64_t> Sampled = sampleRows(Tq);
-  std::vector<SoftmaxStats> Stats;
-  for (int64_t I : Sampled) {
-    int64_t Valid = Mask ? std::max<int64_t>(1, Mask->Valid[I]) : Keys;
-    // Masks keep a prefix of the keys (causal) or, for other patterns, a
-    // count; the moments of the kept keys are taken from the first ones.
-    Stats.push_back(softmaxMonteCarlo(X->S.Mean.data(), X->S.Var.data(),
-                                      std::min(Valid, Keys), 256, R));
-  }
-  // Fill every row from the nearest simulated one.
-  size_t K = 0;
-  for (int64_t I = 0; I < Tq; ++I) {
-    while (K + 1 < Sampled.size() && std::abs(Sampled[K + 1] - I) <= std::abs(Sampled[K] - I))
-      ++K;
-    const SoftmaxStats &S = Stats[K];
-    Rows.SumP2[I] = S.SumP2;
-    Rows.SumP3[I] = S.SumP3;
-    Rows.MaxP[I] = S.MaxP;
-    int64_t Valid = Mask ? std::max<int64_t>(1, Mask->Valid[I]) : Keys;
-    double Scale = double(S.MeanP.size()) / std::min(Valid, Keys);
-    for (int64_t J = 0; J < std::min(Valid, Keys); ++J) {
-      double P = J < int64_t(S.MeanP.size()) ? S.MeanP[J] : 1.0 / Valid;
-      P *= Scale == 0 ? 1 : 1; // MeanP already sums to one over the kept keys
-      Rows.ColSum[J] += P;
-      MeanP[J] += P;
-      M2P[J] += S.SumP2 / Valid;
+  if (const Calibration::SoftmaxRows *C = A.calibratedSoftmax(Out);
+      C && int64_t(C->SumP2.size()) == Tq && int64_t(C->ColSum.size()) == Keys) {
+    // Measured rows (--calibrate): no Gaussian-logit assumption. The
+    // output's moments come from its own measured summary.
+    Rows.SumP2 = C->SumP2;
+    Rows.SumP3 = C->SumP3;
+    Rows.MaxP = C->MaxP;
+    Rows.ColSum = C->ColSum;
+    MeanP = C->ColSum;
+    ++A.CalibratedSoftmax;
+  } else {
+    Rng R = A.rng(0x50f7 + Id);
+    std::vector<int64_t> Sampled = sampleRows(Tq);
+    std::vector<SoftmaxStats> Stats;
+    for (int64_t I : Sampled) {
+      int64_t Valid = Mask ? std::max<int64_t>(1, Mask->Valid[I]) : Keys;
+      // Masks keep a prefix of the keys (causal) or, for other patterns, a
+      // count; the moments of the kept keys are taken from the first ones.
+      Stats.push_back(softmaxMonteCarlo(X->S.Mean.data(), X->S.Var.data(),
+                                        std::min(Valid, Keys), 256, R));
+    }
+    // Fill every row from the nearest simulated one.
+    size_t K = 0;
+    for (int64_t I = 0; I < Tq; ++I) {
+      while (K + 1 < Sampled.size() && std::abs(Sampled[K + 1] - I) <= std::abs(Sampled[K] - I))
+        ++K;
+      const SoftmaxStats &S = Stats[K];
+      Rows.SumP2[I] = S.SumP2;
+      Rows.SumP3[I] = S.SumP3;
+      Rows.MaxP[I] = S.MaxP;
+      int64_t Valid = Mask ? std::max<int64_t>(1, Mask->Valid[I]) : Keys;
+      for (int64_t J = 0; J < std::min(Valid, Keys); ++J) {
+        double P = J < int64_t(S.MeanP.size()) ? S.MeanP[J] : 1.0 / Valid;
+        Rows.ColSum[J] += P;
+        MeanP[J] += P;
+        M2P[J] += S.SumP2 / Valid;
+      }
     }
   }
   ValueSummary S = A.blank(Out);

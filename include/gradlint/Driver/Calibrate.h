@@ -1,0 +1,37 @@
+//===- Calibrate.h - measured forward statistics for the analysis -*- C++ -*-===//
+//
+// `check --calibrate` and `validate --calibrate`: the probe's executor runs
+// the model forward (no backward) on synthetic inputs drawn as DESIGN §3
+// says, and the analysis takes each value's measured per-feature moments and
+// each softmax's measured rows instead of its static summaries.
+//
+//===----------------------------------------------------------------------===//
+#ifndef GRADLINT_DRIVER_CALIBRATE_H
+#define GRADLINT_DRIVER_CALIBRATE_H
+
+#include "gradlint/Analysis/Analysis.h"
+#include "gradlint/Shape/ShapeInference.h"
+
+namespace gradlint {
+
+/// Forward passes `--calibrate` pools, and the seed of the first one's
+/// inputs: its own draws, apart from the probe's seeds 0, 1, ...
+constexpr unsigned CalibrationPasses = 16;
+constexpr uint64_t CalibrationSeed = uint64_t(1) << 20;
+
+/// Statistics of every float value the forward pass computes, pooled over
+/// Passes passes with input seeds Seed, Seed + 1, ... The probe re-infers
+/// shapes with its inputs: call inferShapes(M, Dims) again before analyze().
+/// Errors are the probe's (a node it cannot run, named).
+llvm::Expected<std::shared_ptr<const Calibration>>
+measureCalibration(Model &M, const DimBindings &Dims, const LossKind *Loss,
+                   uint64_t Seed = CalibrationSeed,
+                   unsigned Passes = CalibrationPasses);
+
+/// The probe's error E as one line saying that --calibrate needs it, naming
+/// the model once.
+llvm::Error calibrationError(llvm::StringRef ModelPath, llvm::Error E);
+
+} // namespace gradlint
+
+#endif
