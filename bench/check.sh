@@ -25,3 +25,4 @@ measure "python3 onnx.load" /usr/bin/python3 -c "import onnx,sys; onnx.load(sys.
 measure "gradlint inspect" "$BUILD/tools/gradlint/gradlint" inspect "$MODEL"
 measure "gradlint check" "$BUILD/tools/gradlint/gradlint" check "$MODEL"
 measure "gradlint check --format json" "$BUILD/tools/gradlint/gradlint" check --format json "$MODEL"
+measure "gradlint check --calibrate" "$BUILD/tools/gradlint/gradlint" check --calibrate "$MODEL"
