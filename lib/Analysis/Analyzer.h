@@ -65,6 +65,7 @@ struct GradState {
 /// Per-row softmax statistics that the backward rule needs.
 struct SoftmaxRows {
   std::vector<double> SumP2, SumP3, MaxP; ///< per query row
+  std::vector<double> JF;                 ///< per query row: E‖J_i‖_F²
   std::vector<double> ColSum;             ///< per key: Σ_rows E[p]
   int64_t Keys = 0;
 };
@@ -166,10 +167,27 @@ double spectralNorm(const std::vector<float> &W, int64_t Rows, int64_t Cols,
 /// given number of valid keys, by seeded Monte Carlo.
 struct SoftmaxStats {
   double SumP2 = 0, SumP3 = 0, MaxP = 0;
+  /// E‖J‖_F² with J = diag(p) − ppᵀ: by the Monte Carlo, or — where the
+  /// rows are so saturated that samples cannot resolve it — by the density
+  /// of near-ties between the two largest logits (softmaxTieJacobian).
+  double JF = 0;
+  double Tie = 0;        ///< softmaxTieDensity of the row's logits
+  bool FromTies = false; ///< JF is the near-tie limit
   std::vector<double> MeanP; ///< per valid key
 };
 SoftmaxStats softmaxMonteCarlo(const double *Mean, const double *Var,
                                int64_t Keys, unsigned Samples, Rng &R);
+/// For independent Gaussian logits (per-key mean and variance): the density
+/// at 0 of the gap between the two largest, g, and with it the saturated
+/// limit of E‖J‖_F² = g/3 (a near-tie of width ~1 is where J lives: two keys
+/// at gap Δ give ‖J‖_F² = 4s²(1−s)², s = σ(Δ), whose integral over Δ ≥ 0 is
+/// 1/3). Returns g; 0 when a variance is 0.
+double softmaxTieDensity(const double *Mean, const double *Var, int64_t Keys);
+/// The near-tie limit of E‖J‖_F² as the typical value over one draw of
+/// Rows rows: Tie/3 where a draw has a near-tie (gap < 1) in some row, scaled
+/// by the expected number of such rows, Rows·Tie, where it has fewer than
+/// one — the mean of a rare event is not what a draw measures.
+double typicalTieJacobian(double Tie, int64_t Rows);
 
 } // namespace gradlint::analysis
 

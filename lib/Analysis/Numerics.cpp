@@ -1,6 +1,7 @@
 //===- Numerics.cpp - quadrature, power iteration, softmax Monte Carlo ----===//
 #include "Analyzer.h"
 #include <algorithm>
+#include <cmath>
 
 using namespace gradlint;
 using namespace gradlint::analysis;
@@ -133,11 +134,59 @@ SoftmaxStats analysis::softmaxMonteCarlo(const double *Mean, const double *Var,
     S.SumP2 += P2;
     S.SumP3 += P3;
     S.MaxP += PMax;
+    S.JF += P2 - 2 * P3 + P2 * P2;
   }
   S.SumP2 /= Samples;
   S.SumP3 /= Samples;
   S.MaxP /= Samples;
+  S.JF /= Samples;
   for (double &P : S.MeanP)
     P /= Samples;
+  // Saturated rows: gaps below ~5 between the two largest logits, where all
+  // of J lives, are too rare for the samples; their density is not.
+  double Tie = softmaxTieDensity(Mean, Var, Keys);
+  S.Tie = Tie;
+  if (Tie > 0 && 5 * Tie < 0.2) {
+    S.JF = Tie / 3;
+    S.FromTies = true;
+  }
   return S;
+}
+
+double analysis::typicalTieJacobian(double Tie, int64_t Rows) {
+  return Tie / 3 * std::min(1.0, double(std::max<int64_t>(1, Rows)) * Tie);
+}
+
+double analysis::softmaxTieDensity(const double *Mean, const double *Var,
+                                   int64_t Keys) {
+  if (Keys < 2)
+    return 0;
+  double Lo = Infinity, Hi = -Infinity;
+  for (int64_t J = 0; J < Keys; ++J) {
+    if (!(Var[J] > 0))
+      return 0;
+    double Sd = std::sqrt(Var[J]);
+    Lo = std::min(Lo, Mean[J] - 4 * Sd);
+    Hi = std::max(Hi, Mean[J] + 9 * Sd);
+  }
+  // g = ∫ Σ_{a≠b} φ_a(x) φ_b(x) Π_{c≠a,b} Φ_c(x) dx
+  //   = ∫ [(Σ_a r_a)² − Σ_a r_a²] Π_c Φ_c dx,  r_a = φ_a / Φ_a,
+  // on a grid from below the typical maximum to above every key's tail.
+  const int Nodes = 600;
+  double H = (Hi - Lo) / Nodes, G = 0;
+  for (int I = 0; I <= Nodes; ++I) {
+    double X = Lo + I * H, LogProd = 0, SumR = 0, SumR2 = 0;
+    for (int64_t J = 0; J < Keys; ++J) {
+      double Sd = std::sqrt(Var[J]), Z = (X - Mean[J]) / Sd;
+      double LogCdf = std::log(0.5 * std::erfc(-Z / std::sqrt(2.0)));
+      double LogPdf = -0.5 * Z * Z - 0.5 * std::log(2 * M_PI) - std::log(Sd);
+      LogProd += LogCdf;
+      double R = std::exp(LogPdf - LogCdf);
+      SumR += R;
+      SumR2 += R * R;
+    }
+    double F = (SumR * SumR - SumR2) * std::exp(LogProd);
+    G += (I == 0 || I == Nodes ? 0.5 : 1.0) * F * H;
+  }
+  return G;
 }

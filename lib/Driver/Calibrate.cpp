@@ -32,7 +32,7 @@ struct ValueAcc {
 struct SoftmaxAcc {
   int64_t Tq = 0, Keys = 0;
   uint64_t Lines = 0; ///< leading slices seen (batch × heads × passes)
-  std::vector<double> SumP2, SumP3, MaxP, ColSum;
+  std::vector<double> SumP2, SumP3, MaxP, JF, ColSum;
 };
 
 /// Whether V is the output of a softmax over its last axis.
@@ -119,6 +119,7 @@ public:
       R.SumP2 = Scaled(A.SumP2);
       R.SumP3 = Scaled(A.SumP3);
       R.MaxP = Scaled(A.MaxP);
+      R.JF = Scaled(A.JF);
       R.ColSum = Scaled(A.ColSum);
       C->Softmax[V] = std::move(R);
     }
@@ -162,6 +163,7 @@ private:
       A.SumP2.assign(Tq, 0.0);
       A.SumP3.assign(Tq, 0.0);
       A.MaxP.assign(Tq, 0.0);
+      A.JF.assign(Tq, 0.0);
       A.ColSum.assign(Keys, 0.0);
     } else if (A.Tq != Tq || A.Keys != Keys) {
       return; // the value's own accumulator is already marked inconsistent
@@ -180,6 +182,7 @@ private:
         A.SumP2[I] += S2;
         A.SumP3[I] += S3;
         A.MaxP[I] += Mx;
+        A.JF[I] += S2 - 2 * S3 + S2 * S2;
       }
     A.Lines += Lines;
   }

@@ -93,6 +93,7 @@ struct Calibration {
   /// means over the leading dimensions and the passes.
   struct SoftmaxRows {
     std::vector<double> SumP2, SumP3, MaxP; ///< per query row
+    std::vector<double> JF; ///< per query row: E‖diag(p) − ppᵀ‖_F²
     std::vector<double> ColSum;             ///< per key: Σ_rows E[p]
   };
   std::map<ValueId, SoftmaxRows> Softmax;

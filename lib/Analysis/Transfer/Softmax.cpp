@@ -62,16 +62,30 @@ bool analysis::forwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
   Rows.SumP2.assign(Tq, 0);
   Rows.SumP3.assign(Tq, 0);
   Rows.MaxP.assign(Tq, 0);
+  Rows.JF.assign(Tq, 0);
   Rows.ColSum.assign(Keys, 0);
   std::vector<double> MeanP(Keys, 0), M2P(Keys, 0);
   if (const Calibration::SoftmaxRows *C = A.calibratedSoftmax(Out);
-      C && int64_t(C->SumP2.size()) == Tq && int64_t(C->ColSum.size()) == Keys) {
+      C && int64_t(C->SumP2.size()) == Tq && int64_t(C->JF.size()) == Tq &&
+      int64_t(C->ColSum.size()) == Keys) {
     // Measured rows (--calibrate): no Gaussian-logit assumption. The
     // output's moments come from its own measured summary.
     Rows.SumP2 = C->SumP2;
     Rows.SumP3 = C->SumP3;
     Rows.MaxP = C->MaxP;
     Rows.ColSum = C->ColSum;
+    Rows.JF = C->JF;
+    // float32 rows that saturated to one-hot measure J = 0; the exact value
+    // is the near-tie term, from the measured logits.
+    std::map<int64_t, double> TieByValid;
+    for (int64_t I = 0; I < Tq; ++I) {
+      int64_t Valid = std::min(Keys, Mask ? std::max<int64_t>(1, Mask->Valid[I]) : Keys);
+      auto [It, New] = TieByValid.try_emplace(Valid, 0.0);
+      if (New)
+        It->second = softmaxTieDensity(X->S.Mean.data(), X->S.Var.data(), Valid);
+      if (It->second > 0 && 5 * It->second < 0.2)
+        Rows.JF[I] = std::max(Rows.JF[I], typicalTieJacobian(It->second, X->S.Rows));
+    }
     MeanP = C->ColSum;
     ++A.CalibratedSoftmax;
   } else {
@@ -94,6 +108,7 @@ bool analysis::forwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
       Rows.SumP2[I] = S.SumP2;
       Rows.SumP3[I] = S.SumP3;
       Rows.MaxP[I] = S.MaxP;
+      Rows.JF[I] = S.FromTies ? typicalTieJacobian(S.Tie, X->S.Rows) : S.JF;
       int64_t Valid = Mask ? std::max<int64_t>(1, Mask->Valid[I]) : Keys;
       for (int64_t J = 0; J < std::min(Valid, Keys); ++J) {
         double P = J < int64_t(S.MeanP.size()) ? S.MeanP[J] : 1.0 / Valid;
@@ -156,9 +171,9 @@ bool analysis::backwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
   }
   // Mean over rows of ‖J_i‖_F² / Keys: the factor for an isotropic g_P.
   double JF = 0;
-  for (size_t I = 0; I != Rows.SumP2.size(); ++I)
-    JF += Rows.SumP2[I] - 2 * Rows.SumP3[I] + Rows.SumP2[I] * Rows.SumP2[I];
-  JF /= std::max<size_t>(1, Rows.SumP2.size());
+  for (double X : Rows.JF)
+    JF += X;
+  JF /= std::max<size_t>(1, Rows.JF.size());
   double Factor = JF / std::max<int64_t>(1, Rows.Keys);
   // Saturated rows are where Gaussian logits fail most: widen the interval
   // with the mean max-probability.
