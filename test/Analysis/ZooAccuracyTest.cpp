@@ -155,19 +155,27 @@ TEST_CASE("zoo: predicted gradient norms match PyTorch", "[zoo][analysis]") {
   CHECK(MedRatio <= 10);
 }
 
-// Issue 4 also asks for per-model rank correlation >= 0.9 where the measured
-// profile spans two decades, and est < 1e-4 of the largest where the
-// measurement is below 1e-6 of it. Neither holds yet on the pathological
-// zoo models (collapsed tokens, saturated stacks): this case reports them
-// on every run without failing the suite ([!mayfail]).
-TEST_CASE("zoo: rank correlation and vanishing detection", "[zoo][analysis][!mayfail]") {
+// Issue 4 also asks for est < 1e-4 of the largest where the measurement is
+// below 1e-6 of it (vanishing), and per-model rank correlation >= 0.9 where
+// the measured profile spans two decades.
+TEST_CASE("zoo: vanishing gradients are predicted as vanishing", "[zoo][analysis]") {
   ZooScore Score = scoreZoo();
-  std::string SF, VF;
-  for (auto &S : Score.SpearmanFailures) SF += S + "\n";
+  std::string VF;
   for (auto &S : Score.VanishFailures) VF += S + "\n";
-  INFO("spearman failures:\n" << SF << "vanishing misses:\n" << VF);
-  CHECK(Score.SpearmanFailures.empty());
+  INFO("vanishing misses:\n" << VF);
   CHECK(Score.VanishFailures.empty());
+}
+
+// The rank correlation does not hold yet on five models (a deep healthy
+// one whose stream grows a shared mean from positional structure, and
+// pathological ones whose tokens collapse): reported on every run without
+// failing the suite ([!mayfail]).
+TEST_CASE("zoo: rank correlation per model", "[zoo][analysis][!mayfail]") {
+  ZooScore Score = scoreZoo();
+  std::string SF;
+  for (auto &S : Score.SpearmanFailures) SF += S + "\n";
+  INFO("spearman failures:\n" << SF);
+  CHECK(Score.SpearmanFailures.empty());
 }
 
 namespace {
