@@ -46,16 +46,6 @@ std::unique_ptr<Model> tinyGpt() {
   REQUIRE(bool(M));
   return std::move(*M);
 }
-
-struct Run {
-  int Code;
-  std::string Out, Err;
-};
-Run runGradlint(const std::string &Args) {
-  Run R;
-  R.Code = runCommand(std::string(GRADLINT_BINARY) + " " + Args, R.Out, R.Err);
-  return R;
-}
 } // namespace
 
 // y = relu(x) W, x standard normal [N, K], projection loss L = Σ r ⊙ y / N:

@@ -10,16 +10,6 @@ using namespace gradlint::test;
 namespace {
 constexpr int32_t F32 = 1;
 
-struct Run {
-  int Code;
-  std::string Out, Err;
-};
-
-Run runGradlint(const std::string &Args) {
-  Run R;
-  R.Code = runCommand(std::string(GRADLINT_BINARY) + " " + Args, R.Out, R.Err);
-  return R;
-}
 
 struct Fixture {
   std::string Dir = makeTempDir("cli");

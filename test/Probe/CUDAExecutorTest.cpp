@@ -31,7 +31,7 @@ namespace {
 constexpr double Tol = 1e-4;
 
 /// What one backend computed for a node test.
-struct Run {
+struct BackendRun {
   std::string Error; ///< "" when forward (and backward, if asked) ran
   std::vector<std::vector<float>> Outputs;
   std::vector<std::vector<float>> InputGrads; ///< per float input; may be empty
@@ -46,8 +46,8 @@ std::vector<float> download(Backend &B, const Tensor &T) {
 
 /// Runs a node-test folder on B: the test's inputs, forward, and backward
 /// from the first output when it is float.
-Run runFolder(const std::string &F, Backend &B, bool Gradients) {
-  Run R;
+BackendRun runFolder(const std::string &F, Backend &B, bool Gradients) {
+  BackendRun R;
   auto M = loadModel(F + "/model.onnx");
   if (!M) {
     R.Error = "load: " + llvm::toString(M.takeError());
@@ -193,14 +193,14 @@ TEST_CASE("cuda probe: the ONNX node tests, forward and backward, match the "
     std::string Name = llvm::sys::path::filename(F).str();
     // Gradients where the CPU executor can take them, else forward only.
     bool Grad = true;
-    Run C = runFolder(F, *Cpu, true);
+    BackendRun C = runFolder(F, *Cpu, true);
     if (!C.Error.empty()) {
       Grad = false;
       C = runFolder(F, *Cpu, false);
     }
     if (!C.Error.empty())
       continue; // the CPU executor does not run it (NodeTestsExceptions.inc)
-    Run G = runFolder(F, *Gpu, Grad);
+    BackendRun G = runFolder(F, *Gpu, Grad);
     if (!G.Error.empty()) {
       Failures += Name + ": cuda: " + G.Error + "\n";
       continue;

@@ -7,16 +7,7 @@
 using namespace gradlint::test;
 
 namespace {
-struct Run {
-  int Code;
-  std::string Out, Err;
-};
-
-Run probe(const std::string &Args) {
-  Run R;
-  R.Code = runCommand(std::string(GRADLINT_BINARY) + " probe " + Args, R.Out, R.Err);
-  return R;
-}
+Run probe(const std::string &Args) { return runGradlint("probe " + Args); }
 
 const std::string TinyGpt = std::string(GRADLINT_SOURCE_DIR) + "/examples/tiny-gpt.onnx";
 const std::string Dims = " --dim batch=2 --dim sequence=8";

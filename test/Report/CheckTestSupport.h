@@ -10,16 +10,7 @@
 
 namespace gradlint::test {
 
-struct Run {
-  int Code;
-  std::string Out, Err;
-};
-
-inline Run runTool(const std::string &Args) {
-  Run R;
-  R.Code = runCommand(std::string(GRADLINT_BINARY) + " " + Args, R.Out, R.Err);
-  return R;
-}
+inline Run runTool(const std::string &Args) { return runGradlint(Args); }
 
 inline std::string slurp(const std::string &Path) {
   std::ifstream In(Path, std::ios::binary);

@@ -20,6 +20,19 @@ inline std::string nodeTestsDir() {
 /// and Err with stderr.
 int runCommand(const std::string &Cmd, std::string &Out, std::string &Err);
 
+/// What one run of the gradlint binary under test returned and printed.
+struct Run {
+  int Code = 0;
+  std::string Out, Err;
+};
+
+/// Runs `gradlint ARGS` (ARGS as a shell would split them).
+inline Run runGradlint(const std::string &Args) {
+  Run R;
+  R.Code = runCommand(std::string(GRADLINT_BINARY) + " " + Args, R.Out, R.Err);
+  return R;
+}
+
 } // namespace gradlint::test
 
 /// Skips the current test visibly: a message, and exit code 77 that CTest
