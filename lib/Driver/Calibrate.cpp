@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "gradlint/Driver/Calibrate.h"
+#include "gradlint/Loader/Loader.h"
 #include "gradlint/Probe/Probe.h"
 #include "gradlint/Support/Error.h"
 #include <algorithm>
@@ -215,11 +216,32 @@ gradlint::measureCalibration(Model &M, const DimBindings &Dims,
   return C.finish(Passes);
 }
 
-llvm::Error gradlint::calibrationError(llvm::StringRef ModelPath, llvm::Error E) {
-  std::string Msg = llvm::toString(std::move(E));
-  // The probe's errors start with the model's path; say it once.
-  llvm::StringRef Rest(Msg);
-  if (Rest.consume_front(ModelPath) && Rest.consume_front(": "))
-    Msg = Rest.str();
-  return fileError(ModelPath, "--calibrate runs the model forward, and cannot: " + Msg);
+llvm::Expected<AnalysedModel> gradlint::analyseModel(llvm::StringRef Path,
+                                                     const DimBindings &Dims,
+                                                     AnalysisOptions Opts,
+                                                     bool Calibrate) {
+  auto M = loadModel(Path);
+  if (!M)
+    return M.takeError();
+  if (Calibrate) { // before the analysis' own shape inference
+    auto C = measureCalibration(**M, Dims, Opts.ForcedLoss);
+    if (!C) {
+      std::string Msg = llvm::toString(C.takeError());
+      // The probe's errors start with the model's path; say it once.
+      llvm::StringRef Rest(Msg);
+      if (Rest.consume_front(Path) && Rest.consume_front(": "))
+        Msg = Rest.str();
+      return fileError(Path, "--calibrate runs the model forward, and cannot: " + Msg);
+    }
+    Opts.Calibrated = *C;
+  }
+  auto Shapes = inferShapes(**M, Dims);
+  if (!Shapes)
+    return Shapes.takeError();
+  ModelStructure Structure = recoverStructure(**M);
+  auto A = analyze(**M, Opts);
+  if (!A)
+    return inFile(Path, A.takeError());
+  return AnalysedModel{std::move(*M), std::move(*Shapes), std::move(Structure),
+                       std::move(*A)};
 }

@@ -8,7 +8,6 @@
 #include "gradlint/Analysis/Analysis.h"
 #include "gradlint/Driver/Calibrate.h"
 #include "gradlint/Driver/Driver.h"
-#include "gradlint/Loader/Loader.h"
 #include "gradlint/Rules/Engine.h"
 #include "gradlint/Rules/Registry.h"
 #include "gradlint/Shape/ShapeInference.h"
@@ -101,30 +100,21 @@ llvm::Expected<int> gradlint::runCheck(const CheckOptions &Opts) {
   for (const std::string &D : Opts.Dims)
     if (llvm::Error E = parseDimBinding(D, Dims))
       return E;
-  auto M = loadModel(Opts.ModelPath);
-  if (!M)
-    return M.takeError();
   AnalysisOptions AOpts;
   AOpts.ForcedLoss = ForceLoss ? &Loss : nullptr;
-  if (Opts.Calibrate) { // before the analysis' own shape inference
-    auto C = measureCalibration(**M, Dims, AOpts.ForcedLoss);
-    if (!C)
-      return calibrationError(Opts.ModelPath, C.takeError());
-    AOpts.Calibrated = *C;
-  }
-  auto Shapes = inferShapes(**M, Dims);
-  if (!Shapes)
-    return Shapes.takeError();
-  ModelStructure Structure = recoverStructure(**M);
-  auto A = analyze(**M, AOpts);
-  if (!A)
-    return inFile(Opts.ModelPath, A.takeError());
+  auto Analysed = analyseModel(Opts.ModelPath, Dims, AOpts, Opts.Calibrate);
+  if (!Analysed)
+    return Analysed.takeError();
+  Model &Mod = *Analysed->M;
+  const ShapeReport &Shapes = Analysed->Shapes;
+  const ModelStructure &Structure = Analysed->Structure;
+  const AnalysisResult &A = Analysed->A;
 
   RuleRunOptions ROpts;
   ROpts.Enabled = *Enabled;
   ROpts.Config = &Config;
   ROpts.Precision = *Precision;
-  RuleResults Results = runRules(**M, *A, Structure, ROpts);
+  RuleResults Results = runRules(Mod, A, Structure, ROpts);
 
   if (!Opts.WriteBaselinePath.empty())
     if (llvm::Error E = writeBaseline(Opts.WriteBaselinePath, Opts.ModelPath,
@@ -138,7 +128,7 @@ llvm::Expected<int> gradlint::runCheck(const CheckOptions &Opts) {
     Baselined = applyBaseline(*B, Results.Findings);
   }
 
-  CheckReport Report(**M, *Shapes, Structure, *A);
+  CheckReport Report(Mod, Shapes, Structure, A);
   Report.Findings = std::move(Results.Findings);
   Report.Enabled = *Enabled;
   Report.DisplayPath = Opts.ModelPath;
@@ -167,7 +157,7 @@ llvm::Expected<int> gradlint::runCheck(const CheckOptions &Opts) {
 
   // --html: the report, written after the output; the exit code stays the same.
   if (!Opts.HtmlPath.empty())
-    if (llvm::Error E = writeCheckHtml(Opts, **M, Report))
+    if (llvm::Error E = writeCheckHtml(Opts, Mod, Report))
       return E;
 
   // Recording a baseline accepts the findings it records.

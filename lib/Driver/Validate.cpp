@@ -100,31 +100,22 @@ llvm::Expected<int> gradlint::runValidate(const ValidateOptions &Opts) {
       return L.takeError();
     Loss = *L;
   }
-  auto M = loadModel(Opts.ModelPath);
-  if (!M)
-    return M.takeError();
   AnalysisOptions AOpts;
   AOpts.ForcedLoss = Opts.Loss.empty() ? nullptr : &Loss;
   AOpts.Seed = Opts.Seed;
-  if (Opts.Calibrate) { // its own input draws, apart from the probe's seeds
-    auto C = measureCalibration(**M, Dims, AOpts.ForcedLoss);
-    if (!C)
-      return calibrationError(Opts.ModelPath, C.takeError());
-    AOpts.Calibrated = *C;
-  }
-  auto Shapes = inferShapes(**M, Dims);
-  if (!Shapes)
-    return Shapes.takeError();
-  ModelStructure Structure = recoverStructure(**M);
-  auto A = analyze(**M, AOpts);
-  if (!A)
-    return inFile(Opts.ModelPath, A.takeError());
+  // --calibrate draws its own inputs, apart from the probe's seeds.
+  auto Analysed = analyseModel(Opts.ModelPath, Dims, AOpts, Opts.Calibrate);
+  if (!Analysed)
+    return Analysed.takeError();
+  Model &Mod = *Analysed->M;
+  const ModelStructure &Structure = Analysed->Structure;
+  const AnalysisResult &A = Analysed->A;
   RuleRunOptions ROpts;
   auto All = selectRules({}, {}, "rules");
   if (!All)
     return All.takeError();
   ROpts.Enabled = *All;
-  RuleResults Rules = runRules(**M, *A, Structure, ROpts);
+  RuleResults Rules = runRules(Mod, A, Structure, ROpts);
 
   // Measured: RMS over seeds of each parameter's gradient norm.
   std::map<std::string, double> Energy;
@@ -137,7 +128,7 @@ llvm::Expected<int> gradlint::runValidate(const ValidateOptions &Opts) {
     P.Dims = Dims;
     if (!Opts.Loss.empty())
       P.Loss = Loss;
-    auto R = runProbe(**M, P);
+    auto R = runProbe(Mod, P);
     if (!R)
       return R.takeError();
     for (const ParamGrad &G : R->Parameters)
@@ -146,11 +137,11 @@ llvm::Expected<int> gradlint::runValidate(const ValidateOptions &Opts) {
     LossKindName = R->LossKind;
   }
   // The probe re-infers shapes with its inputs; restore the analysis' view.
-  if (auto Again = inferShapes(**M, Dims); !Again)
+  if (auto Again = inferShapes(Mod, Dims); !Again)
     return Again.takeError();
 
   std::vector<Comparison> Rows;
-  for (const ParameterPrediction &P : A->Parameters) {
+  for (const ParameterPrediction &P : A.Parameters) {
     auto It = Energy.find(P.Name);
     if (It == Energy.end())
       continue;
@@ -158,7 +149,7 @@ llvm::Expected<int> gradlint::runValidate(const ValidateOptions &Opts) {
     C.Name = P.Name;
     C.Predicted = P.GradNorm;
     C.Measured = std::sqrt(It->second);
-    ModelStructure::Role R = Structure.roleOf(**M, P.Name);
+    ModelStructure::Role R = Structure.roleOf(Mod, P.Name);
     C.Block = R.Block;
     C.Role = R.Kind;
     Rows.push_back(C);

@@ -11,6 +11,7 @@
 
 #include "gradlint/Analysis/Analysis.h"
 #include "gradlint/Shape/ShapeInference.h"
+#include "gradlint/Structure/Structure.h"
 
 namespace gradlint {
 
@@ -28,9 +29,20 @@ measureCalibration(Model &M, const DimBindings &Dims, const LossKind *Loss,
                    uint64_t Seed = CalibrationSeed,
                    unsigned Passes = CalibrationPasses);
 
-/// The probe's error E as one line saying that --calibrate needs it, naming
-/// the model once.
-llvm::Error calibrationError(llvm::StringRef ModelPath, llvm::Error E);
+/// A model as `check` and `validate` analyse it.
+struct AnalysedModel {
+  std::unique_ptr<Model> M;
+  ShapeReport Shapes;
+  ModelStructure Structure;
+  AnalysisResult A;
+};
+
+/// Loads Path, measures the calibration when asked (into Opts.Calibrated;
+/// an error names the model and says --calibrate needs the probe), infers
+/// shapes with Dims, recovers the structure and analyses.
+llvm::Expected<AnalysedModel> analyseModel(llvm::StringRef Path,
+                                           const DimBindings &Dims,
+                                           AnalysisOptions Opts, bool Calibrate);
 
 } // namespace gradlint
 
