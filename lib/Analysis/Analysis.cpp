@@ -9,6 +9,7 @@
 #include "Analyzer.h"
 #include "gradlint/Structure/SubParameters.h"
 #include "gradlint/Support/Error.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/ThreadPool.h"
 #include <algorithm>
 #include <set>
@@ -81,6 +82,55 @@ void Analyzer::setFwd(ValueId V, ValueSummary S, std::shared_ptr<const Table> T,
   F[V].T = std::move(T);
   F[V].Mask = std::move(Mask);
   F[V].SequenceVar.clear();
+  F[V].Pos.reset();
+}
+
+std::shared_ptr<const PositionMeans> Analyzer::positions(ValueId V) const {
+  if (V == NoId)
+    return nullptr;
+  if (F[V].Pos)
+    return F[V].Pos;
+  // A constant laid out [1.., T, F]: its rows are the positions.
+  const Value &Val = G.Values[V];
+  if (!Val.HasShape || Val.Shape.size() < 2)
+    return nullptr;
+  int64_t T = Val.Shape[Val.Shape.size() - 2], Fe = Val.Shape.back();
+  for (size_t I = 0; I + 2 < Val.Shape.size(); ++I)
+    if (Val.Shape[I] != 1)
+      return nullptr;
+  std::vector<double> Data;
+  if (const TensorData *Init = G.initializer(V))
+    Init->toDoubles(Data);
+  else if (Val.Const)
+    Data = Val.Const->Reals;
+  if (T < 2 || int64_t(Data.size()) != T * Fe ||
+      llvm::any_of(Data, [](double X) { return !std::isfinite(X) || std::fabs(X) >= 1e4; }))
+    return nullptr; // not a table of positions: a mask
+  auto P = std::make_shared<PositionMeans>();
+  P->T = T, P->F = Fe;
+  P->D = std::move(Data);
+  for (int64_t Fi = 0; Fi < Fe; ++Fi) {
+    double M = 0;
+    for (int64_t Ti = 0; Ti < T; ++Ti)
+      M += P->D[Ti * Fe + Fi] / T;
+    for (int64_t Ti = 0; Ti < T; ++Ti)
+      P->D[Ti * Fe + Fi] -= M;
+  }
+  return P;
+}
+
+void Analyzer::setPositions(ValueId V, std::vector<double> D) {
+  const Value &Val = G.Values[V];
+  if (!F[V].Known || Val.Shape.size() < 2)
+    return;
+  int64_t T = Val.Shape[Val.Shape.size() - 2], Fe = Val.Shape.back();
+  if (T < 2 || int64_t(D.size()) != T * Fe ||
+      llvm::all_of(D, [](double X) { return X == 0; }))
+    return;
+  auto P = std::make_shared<PositionMeans>();
+  P->T = T, P->F = Fe;
+  P->D = std::move(D);
+  F[V].Pos = std::move(P);
 }
 
 const Calibration::SoftmaxRows *Analyzer::calibratedSoftmax(ValueId V) const {
@@ -304,6 +354,8 @@ llvm::Expected<AnalysisResult> Analyzer::run() {
       NoteNorm(Norm);
     if (Bl.Attention && Bl.Attention->Softmax != NoId)
       SoftmaxMask[Bl.Attention->Softmax] = Bl.Attention->Mask;
+    if (Bl.Attention && Bl.Attention->Out != NoId && Bl.Attention->Fused == NoId)
+      AttentionAtOut[Bl.Attention->Out] = &*Bl.Attention;
   }
   for (const NormInfo &Norm : Structure.FinalNorms)
     NoteNorm(Norm);
@@ -392,11 +444,44 @@ llvm::Expected<AnalysisResult> Analyzer::run() {
     Pool.wait();
   }
 
-  // Forward.
+  // Forward. Per-position means are dropped after their last reader: the
+  // nodes consuming the value, the attention context (V's, at the output
+  // projection), a decomposed norm (its input's, at its last node), and the
+  // readers of any value tabulated over it (they linearise along the table).
+  std::vector<unsigned> PosReaders(G.Values.size(), 0);
+  for (NodeId Id : G.Order)
+    for (ValueId In : G.Nodes[Id].Inputs)
+      if (In != NoId)
+        ++PosReaders[In];
+  for (const auto &[Out, Att] : AttentionAtOut)
+    if (Att->VValue != NoId)
+      ++PosReaders[Att->VValue];
+  for (const auto &[Producer, Norm] : DecomposedNormAt)
+    ++PosReaders[Norm->Input];
+  auto ReadPositions = [&](ValueId V) {
+    if (V != NoId && PosReaders[V] && --PosReaders[V] == 0)
+      F[V].Pos.reset();
+  };
   std::set<std::string> UnknownOps;
   unsigned FloatNodes = 0, Covered = 0;
   for (NodeId Id : G.Order) {
     const Node &N = G.Nodes[Id];
+    auto Release = llvm::make_scope_exit([&] {
+      for (ValueId Out : N.Outputs)
+        if (Out != NoId && F[Out].T && F[Out].T->Source != NoId && F[Out].T->Source != Out)
+          PosReaders[F[Out].T->Source] += PosReaders[Out];
+      for (ValueId In : N.Inputs) {
+        if (In == NoId)
+          continue;
+        if (F[In].T && F[In].T->Source != NoId && F[In].T->Source != In)
+          ReadPositions(F[In].T->Source);
+        ReadPositions(In);
+      }
+      if (auto It = AttentionAtOut.find(Id); It != AttentionAtOut.end())
+        ReadPositions(It->second->VValue);
+      if (auto It = DecomposedNormAt.find(Id); It != DecomposedNormAt.end())
+        ReadPositions(It->second->Input);
+    });
     bool FloatOut = false, AllKnown = true;
     for (ValueId Out : N.Outputs)
       if (Out != NoId && isFloatValue(G.Values[Out])) {

@@ -39,6 +39,16 @@ struct MaskInfo {
   std::vector<int64_t> Valid; ///< per query row: number of unmasked keys
 };
 
+/// Per-position means of a value laid out [.., T, F]: D[t·F + f] =
+/// E[x | position t] − Mean[f], the same for every leading index (batch),
+/// summing to zero over t. A positional embedding starts them; causal
+/// attention averages positions unevenly, which turns this deterministic
+/// spread into a mean every token shares — pooled as noise, it would not.
+struct PositionMeans {
+  int64_t T = 0, F = 0;
+  std::vector<double> D;
+};
+
 /// Forward state of one value.
 struct FwdState {
   bool Known = false;
@@ -48,6 +58,7 @@ struct FwdState {
   /// With --calibrate: per feature, the measured variance within a sequence
   /// (Calibration::SequenceVar); empty otherwise.
   std::vector<double> SequenceVar;
+  std::shared_ptr<const PositionMeans> Pos; ///< null: none known
 };
 
 /// Backward state of one value, accumulated over its consumers.
@@ -65,6 +76,7 @@ struct GradState {
 /// Per-row softmax statistics that the backward rule needs.
 struct SoftmaxRows {
   std::vector<double> SumP2, SumP3, MaxP; ///< per query row
+  std::vector<double> MeanP;              ///< [rows × keys]: E[p_ij] (static only)
   std::vector<double> JF;                 ///< per query row: E‖J_i‖_F²
   std::vector<double> ColSum;             ///< per key: Σ_rows E[p]
   int64_t Keys = 0;
@@ -93,6 +105,7 @@ public:
   std::map<NodeId, const NormInfo *> DecomposedNormAt; ///< by producer of Output
   std::vector<bool> SkipBackward;                      ///< nodes inside those norms
   std::map<NodeId, MaskKind> SoftmaxMask;
+  std::map<NodeId, const AttentionInfo *> AttentionAtOut; ///< by output projection
 
   // Helpers for the rules.
   const FwdState *fwd(ValueId V) const {
@@ -131,6 +144,12 @@ public:
   /// (a bias over tokens: ‖Σ_n g_n‖² = N·Coherent exactly).
   GradState reduceBroadcast(const GradState &G, ValueId Out, ValueId Operand) const;
   Rng rng(uint64_t Tag) const { return streamRng(Opts.Seed, Stream::Analysis, Tag); }
+  /// V's per-position means: its own, or a constant's laid out [1.., T, F]
+  /// (a positional table added as is). Null when none are known.
+  std::shared_ptr<const PositionMeans> positions(ValueId V) const;
+  /// Sets V's per-position means (T from its axis −2) when they are not all
+  /// zero; call after setFwd.
+  void setPositions(ValueId V, std::vector<double> D);
   /// With --calibrate: the measured softmax rows of V, or null.
   const Calibration::SoftmaxRows *calibratedSoftmax(ValueId V) const;
   /// With --calibrate: replaces the forward summaries of N's outputs by the
@@ -152,6 +171,10 @@ bool backwardSoftmax(Analyzer &A, NodeId Id, const Node &N);
 bool forwardNormalization(Analyzer &A, NodeId Id, const Node &N);
 bool backwardNormalization(Analyzer &A, NodeId Id, const Node &N);
 bool forwardMovement(Analyzer &A, const Node &N);
+/// Per-position means of an attention's merged context (the out
+/// projection's input) from those of V and the softmax's E[P]; also moves the
+/// mean they create into the context's summary.
+void forwardAttentionContext(Analyzer &A, const AttentionInfo &Att, ValueId Context);
 /// A decomposed LayerNorm/RMSNorm as one op.
 void forwardDecomposedNorm(Analyzer &A, NodeId Id, const NormInfo &Norm);
 void backwardDecomposedNorm(Analyzer &A, NodeId Id, const NormInfo &Norm);

@@ -144,7 +144,9 @@ SoftmaxStats analysis::softmaxMonteCarlo(const double *Mean, const double *Var,
     P /= Samples;
   // Saturated rows: gaps below ~5 between the two largest logits, where all
   // of J lives, are too rare for the samples; their density is not.
-  double Tie = softmaxTieDensity(Mean, Var, Keys);
+  // Only saturated rows can be in the tie regime (5g < 0.2 means four rows
+  // in five have a top-two gap above 5, so max p near 1).
+  double Tie = S.MaxP > 0.8 ? softmaxTieDensity(Mean, Var, Keys) : 0;
   S.Tie = Tie;
   if (Tie > 0 && 5 * Tie < 0.2) {
     S.JF = Tie / 3;

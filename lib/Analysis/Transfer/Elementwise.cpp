@@ -465,7 +465,93 @@ bool forwardTabulated(Analyzer &A, const Node &N, ValueId Out) {
 
 } // namespace
 
+/// Per-position means through an elementwise op: linearised along a table
+/// (D_out = E[f'(x)] · D_x per feature), summed through Add/Sub, scaled by a
+/// constant without positions through Mul/Div.
+static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
+  const FwdState *O = A.fwd(Out);
+  const Dims &Shape = A.val(Out).Shape;
+  if (!O || Shape.size() < 2)
+    return;
+  int64_t T = Shape[Shape.size() - 2], Fe = Shape.back();
+  auto Fits = [&](const std::shared_ptr<const PositionMeans> &P) {
+    return P && P->T == T && P->F == Fe;
+  };
+  if (O->T && O->T->Source != NoId) {
+    auto P = A.positions(O->T->Source);
+    if (!Fits(P) || A.val(O->T->Source).Shape.back() != Fe)
+      return;
+    const Quadrature &Q = Quadrature::get();
+    size_t NQ = Q.Z.size();
+    std::vector<double> D(P->D.size());
+    for (int64_t F = 0; F < Fe; ++F) {
+      double Slope = 0;
+      for (size_t I = 0; I < NQ; ++I)
+        Slope += Q.W[I] * O->T->Der[F * NQ + I];
+      for (int64_t Ti = 0; Ti < T; ++Ti)
+        D[Ti * Fe + F] = Slope * P->D[Ti * Fe + F];
+    }
+    A.setPositions(Out, std::move(D));
+    return;
+  }
+  if (N.Inputs.size() != 2)
+    return;
+  auto PA = A.positions(N.input(0)), PB = A.positions(N.input(1));
+  switch (N.Kind) {
+  case OpKind::Add:
+  case OpKind::Sub: {
+    if (!Fits(PA) && !Fits(PB))
+      return;
+    std::vector<double> D(T * Fe, 0.0);
+    if (Fits(PA))
+      D = PA->D;
+    if (Fits(PB))
+      for (size_t I = 0; I != D.size(); ++I)
+        D[I] += N.Kind == OpKind::Sub ? -PB->D[I] : PB->D[I];
+    A.setPositions(Out, std::move(D));
+    return;
+  }
+  case OpKind::Mul:
+  case OpKind::Div: {
+    // x · c or x / c with c a constant per feature (no positions of its own).
+    unsigned XI = Fits(PA) ? 0 : 1;
+    auto P = XI == 0 ? PA : PB;
+    ValueId CV = N.input(1 - XI);
+    if (!Fits(P) || (N.Kind == OpKind::Div && XI == 1))
+      return;
+    const Value &Val = A.val(CV);
+    std::vector<double> Cst;
+    if (const TensorData *Init = A.G.initializer(CV))
+      Init->toDoubles(Cst);
+    else if (Val.Const)
+      Cst = Val.Const->Reals;
+    if (Cst.empty() || (Cst.size() != 1 && int64_t(Cst.size()) != Fe))
+      return;
+    std::vector<double> D(P->D.size());
+    for (int64_t Ti = 0; Ti < T; ++Ti)
+      for (int64_t F = 0; F < Fe; ++F) {
+        double C = Cst[Cst.size() == 1 ? 0 : F];
+        double X = P->D[Ti * Fe + F];
+        D[Ti * Fe + F] = N.Kind == OpKind::Mul ? X * C : (C == 0 ? 0 : X / C);
+      }
+    A.setPositions(Out, std::move(D));
+    return;
+  }
+  default:
+    return;
+  }
+}
+
+static bool forwardElementwiseMoments(Analyzer &A, const Node &N);
+
 bool analysis::forwardElementwise(Analyzer &A, const Node &N) {
+  bool Ok = forwardElementwiseMoments(A, N);
+  if (Ok && !N.Outputs.empty() && N.Outputs[0] != NoId)
+    forwardPositions(A, N, N.Outputs[0]);
+  return Ok;
+}
+
+static bool forwardElementwiseMoments(Analyzer &A, const Node &N) {
   ValueId Out = N.Outputs.empty() ? NoId : N.Outputs[0];
   if (Out == NoId)
     return true;

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "../Analyzer.h"
+#include "llvm/Support/ThreadPool.h"
 
 using namespace gradlint;
 using namespace gradlint::analysis;
@@ -56,6 +57,50 @@ double at(const std::vector<double> &D, const Weight &W, int64_t K, int64_t M) {
 
 } // namespace
 
+/// α D W for per-position means D [T × K]: rows in parallel, the inner loop
+/// over contiguous memory of the weight as stored.
+static std::vector<double> positionsThrough(const PositionMeans &P,
+                                            const std::vector<double> &Wd,
+                                            const Weight &W, double Alpha) {
+  int64_t T = P.T, K = W.K, M = W.M;
+  std::vector<double> Out(T * M, 0.0);
+  // Each weight row is read once per block of positions, not per position.
+  auto Rows = [&](int64_t Begin, int64_t End) {
+    if (W.Transposed) { // stored [M][K]: a dot product per output
+      for (int64_t Mi = 0; Mi < M; ++Mi) {
+        const double *Wm = &Wd[Mi * K];
+        for (int64_t Ti = Begin; Ti < End; ++Ti) {
+          const double *Dx = &P.D[Ti * K];
+          double S = 0;
+          for (int64_t Ki = 0; Ki < K; ++Ki)
+            S += Dx[Ki] * Wm[Ki];
+          Out[Ti * M + Mi] = Alpha * S;
+        }
+      }
+      return;
+    }
+    for (int64_t Ki = 0; Ki < K; ++Ki) { // stored [K][M]: rows scaled and added
+      const double *Wk = &Wd[Ki * M];
+      for (int64_t Ti = Begin; Ti < End; ++Ti) {
+        double Dk = Alpha * P.D[Ti * K + Ki];
+        double *Row = &Out[Ti * M];
+        for (int64_t Mi = 0; Mi < M; ++Mi)
+          Row[Mi] += Dk * Wk[Mi];
+      }
+    }
+  };
+  if (double(T) * K * M < 1e7) {
+    Rows(0, T);
+    return Out;
+  }
+  llvm::ThreadPool Pool(llvm::hardware_concurrency());
+  int64_t Chunks = std::min<int64_t>(T, Pool.getThreadCount());
+  for (int64_t C = 0; C < Chunks; ++C)
+    Pool.async([&, C] { Rows(C * T / Chunks, (C + 1) * T / Chunks); });
+  Pool.wait();
+  return Out;
+}
+
 bool analysis::forwardLinear(Analyzer &A, const Node &N) {
   ValueId Out = N.Outputs[0];
   const FwdState *X = A.fwd(N.input(0));
@@ -67,11 +112,25 @@ bool analysis::forwardLinear(Analyzer &A, const Node &N) {
   double Alpha = Gemm ? N.getFloat("alpha", 1) : 1, Beta = Gemm ? N.getFloat("beta", 1) : 1;
   Weight W = weightOperand(A, N.input(1), Gemm && N.getInt("transB", 0));
   ValueSummary S = A.blank(Out);
+  std::vector<double> PosOut;
   if (W.Init != NoId) {
+    // An attention's output projection: its input's per-position means and
+    // the mean they move into it come from V and E[P] (static analysis only;
+    // calibrated values are measured).
+    NodeId Id = &N - A.G.Nodes.data();
+    if (auto It = A.AttentionAtOut.find(Id); It != A.AttentionAtOut.end() && !A.Opts.Calibrated)
+      forwardAttentionContext(A, *It->second, N.input(0));
     std::vector<double> D;
     A.G.initializer(W.Init)->toDoubles(D);
     if (X->S.Features != W.K)
       return false;
+    // Per-position means through the weights: D_out = α D_x W (skipped for
+    // products too large to be worth it, e.g. a vocabulary head).
+    auto P = A.positions(N.input(0));
+    const Dims &OS = A.val(Out).Shape;
+    if (P && P->F == W.K && OS.size() >= 2 && OS[OS.size() - 2] == P->T &&
+        double(P->T) * W.K * W.M <= 4e8)
+      PosOut = positionsThrough(*P, D, W, Alpha);
     double MaxIn = std::max(std::fabs(X->S.Min), std::fabs(X->S.Max));
     double ColAbsMax = 0;
     for (int64_t M = 0; M < W.M; ++M) {
@@ -120,7 +179,57 @@ bool analysis::forwardLinear(Analyzer &A, const Node &N) {
       }
   }
   A.setFwd(Out, S);
+  if (!PosOut.empty())
+    A.setPositions(Out, std::move(PosOut));
   return true;
+}
+
+void analysis::forwardAttentionContext(Analyzer &A, const AttentionInfo &Att,
+                                       ValueId Context) {
+  // o_i = Σ_j p_ij v_j with rows of P summing to one, so per position
+  //   E[o_i] = Mean_v + Σ_j E[p_ij] D_v[j] :
+  // the context's mean gains δ = mean_i Σ_j E[p_ij] D_v[j] (causal rows weight
+  // the first positions most), its positions keep the rest, and its noise is
+  // V's noise (variance less positional spread) averaged with weights Σp².
+  auto Sm = A.Softmax.find(Att.Softmax);
+  auto PV = A.positions(Att.VValue);
+  const FwdState *V = A.fwd(Att.VValue);
+  if (Sm == A.Softmax.end() || !PV || !V || !A.fwd(Context))
+    return;
+  const SoftmaxRows &Rows = Sm->second;
+  int64_t T = PV->T, Fe = PV->F, Tq = Rows.SumP2.size();
+  const Dims &CS = A.val(Context).Shape;
+  if (CS.size() < 2 || CS[CS.size() - 2] != T || CS.back() != Fe || Tq != T ||
+      Rows.Keys != T || int64_t(Rows.MeanP.size()) != T * T || V->S.Features != Fe)
+    return;
+  std::vector<double> D(T * Fe, 0.0), Delta(Fe, 0.0), PosVarV(Fe, 0.0), PosVarO(Fe, 0.0);
+  for (int64_t I = 0; I < T; ++I)
+    for (int64_t J = 0; J < T; ++J) {
+      double P = Rows.MeanP[I * T + J];
+      if (P == 0)
+        continue;
+      for (int64_t F = 0; F < Fe; ++F)
+        D[I * Fe + F] += P * PV->D[J * Fe + F];
+    }
+  for (int64_t I = 0; I < T; ++I)
+    for (int64_t F = 0; F < Fe; ++F) {
+      Delta[F] += D[I * Fe + F] / T;
+      PosVarV[F] += PV->D[I * Fe + F] * PV->D[I * Fe + F] / T;
+    }
+  for (int64_t I = 0; I < T; ++I)
+    for (int64_t F = 0; F < Fe; ++F) {
+      D[I * Fe + F] -= Delta[F];
+      PosVarO[F] += D[I * Fe + F] * D[I * Fe + F] / T;
+    }
+  double SumP2 = 0;
+  for (double X : Rows.SumP2)
+    SumP2 += X / T;
+  ValueSummary &S = A.F[Context].S;
+  for (int64_t F = 0; F < Fe; ++F) {
+    S.Mean[F] = V->S.Mean[F] + Delta[F];
+    S.Var[F] = SumP2 * std::max(0.0, V->S.Var[F] - PosVarV[F]) + PosVarO[F];
+  }
+  A.setPositions(Context, std::move(D));
 }
 
 /// Softmax statistics of the producer of V, when V is a softmax output.

@@ -63,6 +63,16 @@ ValueSummary regroup(const Analyzer &A, ValueId Out, const ValueSummary &S) {
   return R;
 }
 
+/// Out keeps In's per-position means when its last two axes are In's (the
+/// same for every leading index, whatever the leading axes became).
+void keepPositions(Analyzer &A, ValueId In, ValueId Out) {
+  auto P = A.positions(In);
+  const Dims &I = A.val(In).Shape, &O = A.val(Out).Shape;
+  if (P && I.size() >= 2 && O.size() >= 2 && I[I.size() - 2] == O[O.size() - 2] &&
+      I.back() == O.back())
+    A.setPositions(Out, P->D);
+}
+
 bool keepsLastAxis(const Node &N, size_t Rank) {
   llvm::ArrayRef<int64_t> P = N.getInts("perm");
   if (P.empty())
@@ -171,7 +181,24 @@ bool analysis::forwardMovement(Analyzer &A, const Node &N) {
         S.Mean[F] /= std::max(Total, 1.0);
         S.Var[F] = std::max(0.0, S.Var[F] / std::max(Total, 1.0) - S.Mean[F] * S.Mean[F]);
       }
+      std::vector<double> Mean = S.Mean;
       A.setFwd(Out, S);
+      // Ids the same for every batch row (positions): each position's row
+      // is known, not a draw.
+      if (IV.Const && !IV.Shape.empty() && IV.Const->size() == size_t(IV.Shape.back())) {
+        int64_t T = IV.Shape.back();
+        std::vector<double> Pos(T * Dim);
+        for (int64_t Ti = 0; Ti < T; ++Ti) {
+          int64_t R = IV.Const->integer(Ti);
+          if (R < 0)
+            R += Rows;
+          if (R < 0 || R >= Rows)
+            return true;
+          for (int64_t F = 0; F < Dim; ++F)
+            Pos[Ti * Dim + F] = D[R * Dim + F] - Mean[F];
+        }
+        A.setPositions(Out, std::move(Pos));
+      }
       return true;
     }
     if (!X)
@@ -191,10 +218,14 @@ bool analysis::forwardMovement(Analyzer &A, const Node &N) {
     if (!X)
       return false;
     ValueId Out = N.Outputs[0];
-    if (keepsLastAxis(N, A.val(In).Shape.size()))
+    llvm::ArrayRef<int64_t> Perm = N.getInts("perm");
+    size_t Rank = A.val(In).Shape.size();
+    if (keepsLastAxis(N, Rank))
       A.setFwd(Out, regroup(A, Out, X->S), nullptr, X->Mask);
     else
       A.setFwd(Out, pooled(A, Out, X->S));
+    if (Rank >= 2 && Perm.size() == Rank && Perm[Rank - 2] == int64_t(Rank) - 2)
+      keepPositions(A, In, Out);
     return true;
   }
   case OpKind::Reshape:
@@ -206,6 +237,8 @@ bool analysis::forwardMovement(Analyzer &A, const Node &N) {
     if (!X)
       return false;
     A.setFwd(N.Outputs[0], regroup(A, N.Outputs[0], X->S));
+    if (N.Kind != OpKind::Trilu)
+      keepPositions(A, In, N.Outputs[0]);
     return true;
   case OpKind::Concat: {
     ValueId Out = N.Outputs[0];
@@ -274,9 +307,16 @@ bool analysis::forwardMovement(Analyzer &A, const Node &N) {
         S.Mean[F] = X->S.Mean[J];
         S.Var[F] = X->S.Var[J];
       }
+      A.setFwd(Out, S);
+      if (auto P = A.positions(In); P && LastAxis && P->F == X->S.Features) {
+        std::vector<double> D(P->T * S.Features);
+        for (int64_t T = 0; T < P->T; ++T)
+          for (int64_t F = 0; F < S.Features; ++F)
+            D[T * S.Features + F] = P->D[T * P->F + std::min(Begin + F, P->F - 1)];
+        A.setPositions(Out, std::move(D));
+      }
       if (LastAxis && N.Kind == OpKind::Split)
         Begin += S.Features;
-      A.setFwd(Out, S);
     }
     (void)Rank;
     return true;

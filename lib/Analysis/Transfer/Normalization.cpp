@@ -134,6 +134,33 @@ static bool forwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
   A.setFwd(Out, S);
   if (SumOut != NoId)
     A.setFwd(SumOut, X);
+  // Per-position means, normalised row by row: γ (D_t − mean_f D_t) / σ.
+  std::vector<double> Pos;
+  int64_t T = 0, D = S.Features;
+  for (ValueId In : {Spec.X, Spec.Skip}) {
+    auto P = A.positions(In);
+    if (!P || P->F != D || (T && P->T != T))
+      continue;
+    T = P->T;
+    Pos.resize(T * D, 0.0);
+    for (size_t I = 0; I != Pos.size(); ++I)
+      Pos[I] += P->D[I];
+  }
+  if (T) {
+    if (SumOut != NoId)
+      A.setPositions(SumOut, Pos);
+    for (int64_t Ti = 0; Ti < T; ++Ti) {
+      double Row = 0;
+      if (!Spec.Rms)
+        for (int64_t Fe = 0; Fe < D; ++Fe)
+          Row += Pos[Ti * D + Fe] / D;
+      for (int64_t Fe = 0; Fe < D; ++Fe) {
+        double G = Fe < int64_t(Gamma.size()) ? Gamma[Fe] : (Gm ? Gm->S.Mean[0] : 1.0);
+        Pos[Ti * D + Fe] = G * (Pos[Ti * D + Fe] - Row) * RS.InvSigma;
+      }
+    }
+    A.setPositions(Out, std::move(Pos));
+  }
   return true;
 }
 

@@ -13,6 +13,9 @@ using namespace gradlint;
 using namespace gradlint::analysis;
 
 namespace {
+/// E[P] is kept as a map up to 512 × 512 (positions beyond do without).
+constexpr int64_t MaxMeanPMap = 512 * 512;
+
 /// The query rows to simulate: all when few, else an even subsample.
 std::vector<int64_t> sampleRows(int64_t Tq) {
   std::vector<int64_t> R;
@@ -80,6 +83,8 @@ bool analysis::forwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
     std::map<int64_t, double> TieByValid;
     for (int64_t I = 0; I < Tq; ++I) {
       int64_t Valid = std::min(Keys, Mask ? std::max<int64_t>(1, Mask->Valid[I]) : Keys);
+      if (Rows.MaxP[I] <= 0.8)
+        continue; // not saturated: the measurement stands
       auto [It, New] = TieByValid.try_emplace(Valid, 0.0);
       if (New)
         It->second = softmaxTieDensity(X->S.Mean.data(), X->S.Var.data(), Valid);
@@ -109,10 +114,14 @@ bool analysis::forwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
       Rows.SumP3[I] = S.SumP3;
       Rows.MaxP[I] = S.MaxP;
       Rows.JF[I] = S.FromTies ? typicalTieJacobian(S.Tie, X->S.Rows) : S.JF;
+      if (Rows.MeanP.empty() && Tq * Keys <= MaxMeanPMap)
+        Rows.MeanP.assign(Tq * Keys, 0.0);
       int64_t Valid = Mask ? std::max<int64_t>(1, Mask->Valid[I]) : Keys;
       for (int64_t J = 0; J < std::min(Valid, Keys); ++J) {
         double P = J < int64_t(S.MeanP.size()) ? S.MeanP[J] : 1.0 / Valid;
         Rows.ColSum[J] += P;
+        if (!Rows.MeanP.empty())
+          Rows.MeanP[I * Keys + J] = P;
         MeanP[J] += P;
         M2P[J] += S.SumP2 / Valid;
       }
