@@ -59,7 +59,7 @@ double Analyzer::sumVar(const ValueSummary &S) {
 
 double Analyzer::sumRowVar(const FwdState &F) {
   if (F.SequenceVar.empty())
-    return sumVar(F.S);
+    return sumVar(F.S) * (1 - F.Shared);
   double Sum = 0;
   for (double V : F.SequenceVar)
     Sum += V;
@@ -83,6 +83,12 @@ void Analyzer::setFwd(ValueId V, ValueSummary S, std::shared_ptr<const Table> T,
   F[V].Mask = std::move(Mask);
   F[V].SequenceVar.clear();
   F[V].Pos.reset();
+  F[V].Shared = 0;
+}
+
+void Analyzer::setShared(ValueId V, double Rho) {
+  if (V != NoId && F[V].Known)
+    F[V].Shared = std::isfinite(Rho) ? std::clamp(Rho, 0.0, 1.0) : 0.0;
 }
 
 std::shared_ptr<const PositionMeans> Analyzer::positions(ValueId V) const {
@@ -577,6 +583,7 @@ llvm::Expected<AnalysisResult> Analyzer::run() {
   R.Backward.resize(G.Values.size());
   for (ValueId V = 0; V != G.Values.size(); ++V) {
     R.Forward[V] = F[V].S;
+    R.Forward[V].SequenceShared = F[V].Shared;
     GradSummary &S = R.Backward[V];
     const GradState &D = B[V];
     S.Coherent = D.Coherent;

@@ -59,6 +59,11 @@ struct FwdState {
   /// (Calibration::SequenceVar); empty otherwise.
   std::vector<double> SequenceVar;
   std::shared_ptr<const PositionMeans> Pos; ///< null: none known
+  /// Share of the variance (pooled over features) that a sequence's tokens
+  /// have in common — random per sequence, unlike positions. Attention
+  /// averages tokens and raises it; it is what collapsing tokens share, and
+  /// not what one attention row's keys spread over.
+  double Shared = 0;
 };
 
 /// Backward state of one value, accumulated over its consumers.
@@ -150,6 +155,10 @@ public:
   /// Sets V's per-position means (T from its axis −2) when they are not all
   /// zero; call after setFwd.
   void setPositions(ValueId V, std::vector<double> D);
+  /// FwdState::Shared of V (0 when unknown), and setting it (clamped to
+  /// [0, 1]; call after setFwd).
+  double shared(ValueId V) const { return V != NoId && F[V].Known ? F[V].Shared : 0; }
+  void setShared(ValueId V, double Rho);
   /// With --calibrate: the measured softmax rows of V, or null.
   const Calibration::SoftmaxRows *calibratedSoftmax(ValueId V) const;
   /// With --calibrate: replaces the forward summaries of N's outputs by the
@@ -198,6 +207,11 @@ struct SoftmaxStats {
   bool FromTies = false; ///< JF is the near-tie limit
   std::vector<double> MeanP; ///< per valid key
 };
+/// For y = f(x) tabulated at x's quadrature nodes (Table::Val of one
+/// feature, NQ values): the correlation between y at two tokens whose x
+/// correlate by Rho, by Mehler's formula Σ_n Rho^n c_n²/n! / Σ_n c_n²/n!
+/// over the Hermite coefficients c_n = E[y He_n(z)].
+double mehlerCorrelation(const double *Val, double Rho);
 SoftmaxStats softmaxMonteCarlo(const double *Mean, const double *Var,
                                int64_t Keys, unsigned Samples, Rng &R);
 /// For independent Gaussian logits (per-key mean and variance): the density

@@ -155,6 +155,33 @@ SoftmaxStats analysis::softmaxMonteCarlo(const double *Mean, const double *Var,
   return S;
 }
 
+double analysis::mehlerCorrelation(const double *Val, double Rho) {
+  if (Rho <= 0)
+    return 0;
+  if (Rho >= 1)
+    return 1;
+  const Quadrature &Q = Quadrature::get();
+  size_t NQ = Q.Z.size();
+  const int Terms = 12;
+  double Num = 0, Den = 0, Fact = 1, RhoN = 1;
+  std::vector<double> Prev(NQ, 1.0), Cur(Q.Z); // He_0 = 1, He_1 = z
+  for (int N = 1; N <= Terms; ++N) {
+    Fact *= N;
+    RhoN *= Rho;
+    double C = 0;
+    for (size_t I = 0; I < NQ; ++I)
+      C += Q.W[I] * Val[I] * Cur[I];
+    Num += RhoN * C * C / Fact;
+    Den += C * C / Fact;
+    for (size_t I = 0; I < NQ; ++I) { // He_{n+1} = z He_n − n He_{n−1}
+      double Next = Q.Z[I] * Cur[I] - N * Prev[I];
+      Prev[I] = Cur[I];
+      Cur[I] = Next;
+    }
+  }
+  return Den > 0 ? std::clamp(Num / Den, 0.0, 1.0) : 0;
+}
+
 double analysis::typicalTieJacobian(double Tie, int64_t Rows) {
   return Tie / 3 * std::min(1.0, double(std::max<int64_t>(1, Rows)) * Tie);
 }

@@ -43,6 +43,9 @@ struct ValueSummary {
   std::vector<double> Mean; ///< per feature: mean over rows
   std::vector<double> Var;  ///< per feature: variance over rows
   double Min = -Infinity, Max = Infinity; ///< interval over all elements
+  /// Share of Var (pooled over features) that the tokens of one sequence
+  /// have in common, random per sequence (set in AnalysisResult::Forward).
+  double SequenceShared = 0;
   double meanSquare() const; ///< E x² over all elements
 };
 

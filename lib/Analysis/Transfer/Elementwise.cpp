@@ -542,12 +542,58 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
   }
 }
 
+/// What a sequence's tokens share (FwdState::Shared) through an elementwise
+/// op: along a table by Mehler's formula per feature; through Add/Sub, the
+/// operands' shared variances add; through a constant scale, unchanged.
+static void forwardShared(Analyzer &A, const Node &N, ValueId Out) {
+  const FwdState *O = A.fwd(Out);
+  if (!O)
+    return;
+  double VarOut = Analyzer::sumVar(O->S);
+  if (O->T && O->T->Source != NoId) {
+    double Rho = A.shared(O->T->Source);
+    if (Rho <= 0 || VarOut <= 0)
+      return;
+    size_t NQ = Quadrature::get().Z.size();
+    double Shared = 0;
+    for (int64_t F = 0; F < O->S.Features && (F + 1) * NQ <= O->T->Val.size(); ++F)
+      Shared += mehlerCorrelation(&O->T->Val[F * NQ], Rho) * O->S.Var[F];
+    A.setShared(Out, Shared / VarOut);
+    return;
+  }
+  if (N.Inputs.size() != 2 || VarOut <= 0)
+    return;
+  const FwdState *X = A.fwd(N.input(0)), *Y = A.fwd(N.input(1));
+  switch (N.Kind) {
+  case OpKind::Add:
+  case OpKind::Sub: {
+    double Shared = 0;
+    for (const FwdState *P : {X, Y})
+      if (P)
+        Shared += P->Shared * Analyzer::sumVar(P->S) *
+                  double(O->S.Features) / std::max<int64_t>(1, P->S.Features);
+    A.setShared(Out, Shared / VarOut);
+    return;
+  }
+  case OpKind::Mul:
+  case OpKind::Div:
+    // An activation times a constant (no variance of its own).
+    if (X && Y && (Analyzer::sumVar(X->S) == 0) != (Analyzer::sumVar(Y->S) == 0))
+      A.setShared(Out, Analyzer::sumVar(X->S) == 0 ? Y->Shared : X->Shared);
+    return;
+  default:
+    return;
+  }
+}
+
 static bool forwardElementwiseMoments(Analyzer &A, const Node &N);
 
 bool analysis::forwardElementwise(Analyzer &A, const Node &N) {
   bool Ok = forwardElementwiseMoments(A, N);
-  if (Ok && !N.Outputs.empty() && N.Outputs[0] != NoId)
+  if (Ok && !N.Outputs.empty() && N.Outputs[0] != NoId) {
     forwardPositions(A, N, N.Outputs[0]);
+    forwardShared(A, N, N.Outputs[0]);
+  }
   return Ok;
 }
 

@@ -181,6 +181,8 @@ bool analysis::forwardLinear(Analyzer &A, const Node &N) {
   A.setFwd(Out, S);
   if (!PosOut.empty())
     A.setPositions(Out, std::move(PosOut));
+  if (W.Init != NoId) // one linear map of every token: the shared share stays
+    A.setShared(Out, X->Shared);
   return true;
 }
 
@@ -191,45 +193,72 @@ void analysis::forwardAttentionContext(Analyzer &A, const AttentionInfo &Att,
   // the context's mean gains δ = mean_i Σ_j E[p_ij] D_v[j] (causal rows weight
   // the first positions most), its positions keep the rest, and its noise is
   // V's noise (variance less positional spread) averaged with weights Σp².
+  //
+  // What the tokens of a sequence share: V's shared part c passes whole
+  // (Σ_j p_ij c = c); its independent part, averaged by rows i and k, keeps
+  // a covariance Σ_j E[p_ij] E[p_kj] between them — c2 on average over
+  // pairs — against Σp² (s2) of variance in each.
   auto Sm = A.Softmax.find(Att.Softmax);
-  auto PV = A.positions(Att.VValue);
   const FwdState *V = A.fwd(Att.VValue);
-  if (Sm == A.Softmax.end() || !PV || !V || !A.fwd(Context))
+  if (Sm == A.Softmax.end() || !V || !A.fwd(Context))
     return;
   const SoftmaxRows &Rows = Sm->second;
-  int64_t T = PV->T, Fe = PV->F, Tq = Rows.SumP2.size();
   const Dims &CS = A.val(Context).Shape;
-  if (CS.size() < 2 || CS[CS.size() - 2] != T || CS.back() != Fe || Tq != T ||
-      Rows.Keys != T || int64_t(Rows.MeanP.size()) != T * T || V->S.Features != Fe)
+  int64_t Tq = Rows.SumP2.size(), Fe = V->S.Features;
+  if (CS.size() < 2 || CS.back() != Fe || CS[CS.size() - 2] != Tq || Rows.Keys != Tq ||
+      int64_t(Rows.MeanP.size()) != Tq * Tq || Tq < 2)
     return;
+  int64_t T = Tq;
+  auto PV = A.positions(Att.VValue);
+  if (PV && (PV->T != T || PV->F != Fe))
+    PV = nullptr;
   std::vector<double> D(T * Fe, 0.0), Delta(Fe, 0.0), PosVarV(Fe, 0.0), PosVarO(Fe, 0.0);
-  for (int64_t I = 0; I < T; ++I)
-    for (int64_t J = 0; J < T; ++J) {
-      double P = Rows.MeanP[I * T + J];
-      if (P == 0)
-        continue;
-      for (int64_t F = 0; F < Fe; ++F)
-        D[I * Fe + F] += P * PV->D[J * Fe + F];
-    }
+  if (PV)
+    for (int64_t I = 0; I < T; ++I)
+      for (int64_t J = 0; J < T; ++J) {
+        double P = Rows.MeanP[I * T + J];
+        if (P == 0)
+          continue;
+        for (int64_t F = 0; F < Fe; ++F)
+          D[I * Fe + F] += P * PV->D[J * Fe + F];
+      }
+  if (!PV)
+    PosVarV.assign(Fe, 0.0);
   for (int64_t I = 0; I < T; ++I)
     for (int64_t F = 0; F < Fe; ++F) {
       Delta[F] += D[I * Fe + F] / T;
-      PosVarV[F] += PV->D[I * Fe + F] * PV->D[I * Fe + F] / T;
+      if (PV)
+        PosVarV[F] += PV->D[I * Fe + F] * PV->D[I * Fe + F] / T;
     }
   for (int64_t I = 0; I < T; ++I)
     for (int64_t F = 0; F < Fe; ++F) {
       D[I * Fe + F] -= Delta[F];
       PosVarO[F] += D[I * Fe + F] * D[I * Fe + F] / T;
     }
-  double SumP2 = 0;
+  double SumP2 = 0, Cross = 0;
   for (double X : Rows.SumP2)
     SumP2 += X / T;
+  for (int64_t J = 0; J < T; ++J) {
+    double Col = 0, Own = 0;
+    for (int64_t I = 0; I < T; ++I) {
+      double P = Rows.MeanP[I * T + J];
+      Col += P;
+      Own += P * P;
+    }
+    Cross += (Col * Col - Own) / (double(T) * (T - 1));
+  }
+  double Rho = V->Shared, SharedOut = 0, VarOut = 0;
   ValueSummary &S = A.F[Context].S;
   for (int64_t F = 0; F < Fe; ++F) {
+    double Noise = std::max(0.0, V->S.Var[F] - PosVarV[F]);
     S.Mean[F] = V->S.Mean[F] + Delta[F];
-    S.Var[F] = SumP2 * std::max(0.0, V->S.Var[F] - PosVarV[F]) + PosVarO[F];
+    S.Var[F] = Rho * Noise + SumP2 * (1 - Rho) * Noise + PosVarO[F];
+    SharedOut += Rho * Noise + Cross * (1 - Rho) * Noise;
+    VarOut += S.Var[F];
   }
-  A.setPositions(Context, std::move(D));
+  if (PV)
+    A.setPositions(Context, std::move(D));
+  A.setShared(Context, VarOut > 0 ? SharedOut / VarOut : 0);
 }
 
 /// Softmax statistics of the producer of V, when V is a softmax output.

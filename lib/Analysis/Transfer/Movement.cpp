@@ -126,7 +126,30 @@ double collisionPairs(const Analyzer &A, const Node &N) {
 
 } // namespace
 
+static bool forwardMovementMoments(Analyzer &A, const Node &N);
+
 bool analysis::forwardMovement(Analyzer &A, const Node &N) {
+  bool Ok = forwardMovementMoments(A, N);
+  switch (N.Kind) { // the same tokens rearranged share what they shared
+  case OpKind::Transpose:
+  case OpKind::Reshape:
+  case OpKind::Flatten:
+  case OpKind::Squeeze:
+  case OpKind::Unsqueeze:
+  case OpKind::Expand:
+  case OpKind::Split:
+  case OpKind::Slice:
+    if (Ok)
+      for (ValueId Out : N.Outputs)
+        A.setShared(Out, A.shared(N.input(0)));
+    break;
+  default:
+    break;
+  }
+  return Ok;
+}
+
+static bool forwardMovementMoments(Analyzer &A, const Node &N) {
   ValueId In = N.input(0);
   const FwdState *X = A.fwd(In);
   switch (N.Kind) {

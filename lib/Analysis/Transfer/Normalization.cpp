@@ -134,6 +134,20 @@ static bool forwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
   A.setFwd(Out, S);
   if (SumOut != NoId)
     A.setFwd(SumOut, X);
+  // What tokens share: the inputs' shared variances, normalised alike.
+  {
+    double Shared = 0, Var = 0;
+    for (ValueId In : {Spec.X, Spec.Skip})
+      if (const FwdState *P = A.fwd(In)) {
+        Shared += P->Shared * Analyzer::sumVar(P->S);
+        Var += Analyzer::sumVar(P->S);
+      }
+    if (Var > 0) {
+      A.setShared(Out, Shared / Var);
+      if (SumOut != NoId)
+        A.setShared(SumOut, Shared / Var);
+    }
+  }
   // Per-position means, normalised row by row: γ (D_t − mean_f D_t) / σ.
   std::vector<double> Pos;
   int64_t T = 0, D = S.Features;
