@@ -4,6 +4,7 @@
 // All logic lives in lib/.
 //
 //===----------------------------------------------------------------------===//
+#include "gradlint/Driver/Calibrate.h"
 #include "gradlint/Driver/Driver.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -73,9 +74,10 @@ static cl::opt<std::string> WriteBaselinePath(
 static cl::opt<std::string>
     Precision("precision", cl::desc("Training precision: fp32|fp16|bf16"),
               cl::sub(CheckCmd), cl::cat(Category));
+static_assert(CalibrationPasses == 16, "--calibrate's help text says 16 passes");
 static cl::opt<bool> Calibrate(
     "calibrate",
-    cl::desc("Analyse with forward statistics measured by 4 forward passes of the "
+    cl::desc("Analyse with forward statistics measured by 16 forward passes of the "
              "probe's executor (no backward)"),
     cl::sub(CheckCmd), cl::sub(ValidateCmd), cl::cat(Category));
 static cl::opt<std::string>
