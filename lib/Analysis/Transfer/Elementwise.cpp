@@ -497,9 +497,7 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
   if (N.Inputs.size() != 2)
     return;
   auto PA = A.positions(N.input(0)), PB = A.positions(N.input(1));
-  switch (N.Kind) {
-  case OpKind::Add:
-  case OpKind::Sub: {
+  if (N.Kind == OpKind::Add || N.Kind == OpKind::Sub) {
     if (!Fits(PA) && !Fits(PB))
       return;
     std::vector<double> D(T * Fe, 0.0);
@@ -511,8 +509,7 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
     A.setPositions(Out, std::move(D));
     return;
   }
-  case OpKind::Mul:
-  case OpKind::Div: {
+  if (N.Kind == OpKind::Mul || N.Kind == OpKind::Div) {
     // x · c or x / c with c a constant per feature (no positions of its own).
     unsigned XI = Fits(PA) ? 0 : 1;
     auto P = XI == 0 ? PA : PB;
@@ -535,10 +532,6 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
         D[Ti * Fe + F] = N.Kind == OpKind::Mul ? X * C : (C == 0 ? 0 : X / C);
       }
     A.setPositions(Out, std::move(D));
-    return;
-  }
-  default:
-    return;
   }
 }
 
@@ -564,9 +557,7 @@ static void forwardShared(Analyzer &A, const Node &N, ValueId Out) {
   if (N.Inputs.size() != 2 || VarOut <= 0)
     return;
   const FwdState *X = A.fwd(N.input(0)), *Y = A.fwd(N.input(1));
-  switch (N.Kind) {
-  case OpKind::Add:
-  case OpKind::Sub: {
+  if (N.Kind == OpKind::Add || N.Kind == OpKind::Sub) {
     double Shared = 0;
     for (const FwdState *P : {X, Y})
       if (P)
@@ -575,15 +566,10 @@ static void forwardShared(Analyzer &A, const Node &N, ValueId Out) {
     A.setShared(Out, Shared / VarOut);
     return;
   }
-  case OpKind::Mul:
-  case OpKind::Div:
-    // An activation times a constant (no variance of its own).
-    if (X && Y && (Analyzer::sumVar(X->S) == 0) != (Analyzer::sumVar(Y->S) == 0))
-      A.setShared(Out, Analyzer::sumVar(X->S) == 0 ? Y->Shared : X->Shared);
-    return;
-  default:
-    return;
-  }
+  // An activation times or over a constant (no variance of its own).
+  if ((N.Kind == OpKind::Mul || N.Kind == OpKind::Div) && X && Y &&
+      (Analyzer::sumVar(X->S) == 0) != (Analyzer::sumVar(Y->S) == 0))
+    A.setShared(Out, Analyzer::sumVar(X->S) == 0 ? Y->Shared : X->Shared);
 }
 
 static bool forwardElementwiseMoments(Analyzer &A, const Node &N);

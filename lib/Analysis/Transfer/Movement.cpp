@@ -130,22 +130,13 @@ static bool forwardMovementMoments(Analyzer &A, const Node &N);
 
 bool analysis::forwardMovement(Analyzer &A, const Node &N) {
   bool Ok = forwardMovementMoments(A, N);
-  switch (N.Kind) { // the same tokens rearranged share what they shared
-  case OpKind::Transpose:
-  case OpKind::Reshape:
-  case OpKind::Flatten:
-  case OpKind::Squeeze:
-  case OpKind::Unsqueeze:
-  case OpKind::Expand:
-  case OpKind::Split:
-  case OpKind::Slice:
-    if (Ok)
-      for (ValueId Out : N.Outputs)
-        A.setShared(Out, A.shared(N.input(0)));
-    break;
-  default:
-    break;
-  }
+  // The same tokens rearranged share what they shared.
+  static constexpr OpKind Rearranging[] = {
+      OpKind::Transpose, OpKind::Reshape, OpKind::Flatten, OpKind::Squeeze,
+      OpKind::Unsqueeze, OpKind::Expand,  OpKind::Split,   OpKind::Slice};
+  if (Ok && llvm::is_contained(Rearranging, N.Kind))
+    for (ValueId Out : N.Outputs)
+      A.setShared(Out, A.shared(N.input(0)));
   return Ok;
 }
 
