@@ -259,7 +259,8 @@ std::string gradlint::findConfig(llvm::StringRef ModelPath) {
     llvm::StringRef Parent = llvm::sys::path::parent_path(Dir);
     if (Parent == Dir)
       break;
-    Dir = Parent;
+    Dir.resize(Parent.size()); // Parent points into Dir: not assignable to it
+
   }
   return "";
 }
