@@ -113,14 +113,14 @@ std::shared_ptr<const PositionMeans> Analyzer::positions(ValueId V) const {
       llvm::any_of(Data, [](double X) { return !std::isfinite(X) || std::fabs(X) >= 1e4; }))
     return nullptr; // not a table of positions: a mask
   auto P = std::make_shared<PositionMeans>();
-  P->T = T, P->F = Fe;
-  P->D = std::move(Data);
+  P->T = T, P->F = Fe, P->R = PositionMeans::rowsFor(T);
+  P->D.resize(P->R * Fe);
   for (int64_t Fi = 0; Fi < Fe; ++Fi) {
     double M = 0;
     for (int64_t Ti = 0; Ti < T; ++Ti)
-      M += P->D[Ti * Fe + Fi] / T;
-    for (int64_t Ti = 0; Ti < T; ++Ti)
-      P->D[Ti * Fe + Fi] -= M;
+      M += Data[Ti * Fe + Fi] / T;
+    for (int64_t Row = 0; Row < P->R; ++Row)
+      P->D[Row * Fe + Fi] = Data[PositionMeans::positionOf(Row, T) * Fe + Fi] - M;
   }
   return P;
 }
@@ -130,11 +130,11 @@ void Analyzer::setPositions(ValueId V, std::vector<double> D) {
   if (!F[V].Known || Val.Shape.size() < 2)
     return;
   int64_t T = Val.Shape[Val.Shape.size() - 2], Fe = Val.Shape.back();
-  if (T < 2 || int64_t(D.size()) != T * Fe ||
+  if (T < 2 || int64_t(D.size()) != PositionMeans::rowsFor(T) * Fe ||
       llvm::all_of(D, [](double X) { return X == 0; }))
     return;
   auto P = std::make_shared<PositionMeans>();
-  P->T = T, P->F = Fe;
+  P->T = T, P->F = Fe, P->R = PositionMeans::rowsFor(T);
   P->D = std::move(D);
   F[V].Pos = std::move(P);
 }

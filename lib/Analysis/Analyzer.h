@@ -44,9 +44,23 @@ struct MaskInfo {
 /// summing to zero over t. A positional embedding starts them; causal
 /// attention averages positions unevenly, which turns this deterministic
 /// spread into a mean every token shares — pooled as noise, it would not.
+/// Long sequences keep them at R = 128 evenly spaced anchor positions
+/// (rows of D), each standing for the positions nearest to it.
 struct PositionMeans {
-  int64_t T = 0, F = 0;
-  std::vector<double> D;
+  static constexpr int64_t MaxAnchors = 128;
+  int64_t T = 0, F = 0; ///< the value's positions (axis −2) and features
+  int64_t R = 0;        ///< rows of D: T, or MaxAnchors anchors
+  std::vector<double> D; ///< [R × F]
+  static int64_t rowsFor(int64_t T) { return std::min(T, MaxAnchors); }
+  /// The position of anchor row Row, and the anchor row nearest position P.
+  static int64_t positionOf(int64_t Row, int64_t T) {
+    int64_t R = rowsFor(T);
+    return R == T || R < 2 ? Row : (Row * (T - 1) + (R - 1) / 2) / (R - 1);
+  }
+  static int64_t rowOf(int64_t P, int64_t T) {
+    int64_t R = rowsFor(T);
+    return R == T || T < 2 ? P : (P * (R - 1) + (T - 1) / 2) / (T - 1);
+  }
 };
 
 /// Forward state of one value.
@@ -81,10 +95,27 @@ struct GradState {
 /// Per-row softmax statistics that the backward rule needs.
 struct SoftmaxRows {
   std::vector<double> SumP2, SumP3, MaxP; ///< per query row
-  std::vector<double> MeanP;              ///< [rows × keys]: E[p_ij] (static only)
   std::vector<double> JF;                 ///< per query row: E‖J_i‖_F²
   std::vector<double> ColSum;             ///< per key: Σ_rows E[p]
   int64_t Keys = 0;
+  /// Static rule only: E[p_ij] from the simulated row nearest each row.
+  std::vector<int64_t> Valid;                 ///< per row: keys it may see
+  std::vector<int32_t> Nearest;               ///< per row: index into Simulated
+  std::vector<std::vector<double>> Simulated; ///< E[p] over a row's valid keys
+  double SumMeanP2 = 0;                       ///< Σ_i Σ_j E[p_ij]²
+  bool hasMeans() const { return !Nearest.empty(); }
+  double meanP(int64_t I, int64_t J) const {
+    int64_t V = std::min(Valid[I], Keys);
+    return J >= V ? 0.0 : resample(Simulated[Nearest[I]], J, V);
+  }
+  /// E[p_J] of a row with Valid keys from a simulated row S over S.size()
+  /// keys: the same shape stretched to the row's keys, summing to one.
+  static double resample(const std::vector<double> &S, int64_t J, int64_t Valid) {
+    int64_t N = S.size();
+    if (N == 0)
+      return 1.0 / Valid;
+    return S[std::min(N - 1, J * N / Valid)] * double(N) / Valid;
+  }
 };
 
 class Analyzer {

@@ -30,13 +30,14 @@ double meanShare(const ValueSummary &S) {
   }
   return Mean2 / (Mean2 + Var);
 }
-} // namespace
 
-TEST_CASE("zoo: the residual stream's shared mean grows as measured",
-          "[zoo][analysis][positions]") {
+/// Checks the predicted mean share of the named values of a zoo model
+/// against the probe's forward pass, within Tol.
+void checkMeanShares(const std::string &Model, const std::vector<std::string> &Names,
+                     double Tol) {
   std::vector<ZooModel> Zoo = zooModels();
   auto It = std::find_if(Zoo.begin(), Zoo.end(),
-                         [](const ZooModel &Z) { return Z.Name == "gpt_L24_d32"; });
+                         [&](const ZooModel &Z) { return Z.Name == Model; });
   REQUIRE(It != Zoo.end());
   auto M = loadModel(It->modelPath());
   REQUIRE(bool(M));
@@ -46,16 +47,35 @@ TEST_CASE("zoo: the residual stream's shared mean grows as measured",
   auto R = analyze(**M);
   REQUIRE(bool(R));
   const Graph &G = (*M)->G;
-  for (int Block : {0, 6, 12, 18, 23}) {
-    for (std::string Name : {"/h." + std::to_string(Block) + "/ln_1/LayerNormalization_output_0",
-                             "/h." + std::to_string(Block) + "/attn/c_proj/Add_output_0",
-                             "/h." + std::to_string(Block) + "/Add_1_output_0"}) {
-      ValueId V = G.findValue(Name);
-      REQUIRE(V != NoId);
-      double Measured = meanShare((*C)->Values.at(V));
-      double Predicted = meanShare(R->Forward[V]);
-      INFO(Name << ": mean share predicted " << Predicted << ", measured " << Measured);
-      CHECK(std::fabs(Predicted - Measured) <= 0.06);
-    }
+  for (const std::string &Name : Names) {
+    ValueId V = G.findValue(Name);
+    REQUIRE(V != NoId);
+    double Measured = meanShare((*C)->Values.at(V));
+    double Predicted = meanShare(R->Forward[V]);
+    INFO(Model << " " << Name << ": mean share predicted " << Predicted << ", measured "
+               << Measured);
+    CHECK(std::fabs(Predicted - Measured) <= Tol);
   }
+}
+
+std::vector<std::string> blockValues(std::initializer_list<int> Blocks) {
+  std::vector<std::string> Names;
+  for (int B : Blocks)
+    for (const char *Suffix : {"/ln_1/LayerNormalization_output_0", "/attn/c_proj/Add_output_0",
+                               "/Add_1_output_0"})
+      Names.push_back("/h." + std::to_string(B) + Suffix);
+  return Names;
+}
+} // namespace
+
+TEST_CASE("zoo: the residual stream's shared mean grows as measured",
+          "[zoo][analysis][positions]") {
+  checkMeanShares("gpt_L24_d32", blockValues({0, 6, 12, 18, 23}), 0.06);
+}
+
+// 256 positions: per-position means kept at 128 anchors, each standing for
+// the positions nearest it.
+TEST_CASE("zoo: the shared mean at 256 positions, through anchors",
+          "[zoo][analysis][positions]") {
+  checkMeanShares("gpt_L8_d32_T256", blockValues({0, 3, 7}), 0.06);
 }

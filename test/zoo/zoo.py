@@ -125,6 +125,8 @@ CONFIGS: List[Cfg] = [
     C("gpt_L6_d64_o14_nofold", "gpt", L=6, d=64, h=4, vocab=128, opset=14, fold=False),
     C("gpt_L12_d64", "gpt", L=12, d=64, h=4, vocab=128, opset=17, fold=True, mask_fill="add"),
     C("gpt_L24_d32", "gpt", L=24, d=32, h=4, vocab=64, opset=17, fold=True, mask_fill="add"),
+    C("gpt_L8_d32_T256", "gpt", L=8, d=32, h=4, vocab=64, opset=17, fold=True, T=256, B=1, block_size=256,
+      note="256 positions: the analysis keeps per-position means at 128 anchors"),
     C("gpt_L48_d32_o14", "gpt", L=48, d=32, h=4, vocab=64, opset=14, fold=True, B=1),
     C("gpt_L6_post", "gpt", L=6, d=64, h=4, vocab=128, norm="post", opset=17, fold=True),
     C("gpt_L24_post_o14", "gpt", L=24, d=32, h=4, vocab=64, norm="post", opset=14, fold=True),

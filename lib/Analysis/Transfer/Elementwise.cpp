@@ -477,6 +477,7 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
   auto Fits = [&](const std::shared_ptr<const PositionMeans> &P) {
     return P && P->T == T && P->F == Fe;
   };
+  int64_t Rows = PositionMeans::rowsFor(T);
   if (O->T && O->T->Source != NoId) {
     auto P = A.positions(O->T->Source);
     if (!Fits(P) || A.val(O->T->Source).Shape.back() != Fe)
@@ -488,7 +489,7 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
       double Slope = 0;
       for (size_t I = 0; I < NQ; ++I)
         Slope += Q.W[I] * O->T->Der[F * NQ + I];
-      for (int64_t Ti = 0; Ti < T; ++Ti)
+      for (int64_t Ti = 0; Ti < Rows; ++Ti)
         D[Ti * Fe + F] = Slope * P->D[Ti * Fe + F];
     }
     A.setPositions(Out, std::move(D));
@@ -500,7 +501,7 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
   if (N.Kind == OpKind::Add || N.Kind == OpKind::Sub) {
     if (!Fits(PA) && !Fits(PB))
       return;
-    std::vector<double> D(T * Fe, 0.0);
+    std::vector<double> D(Rows * Fe, 0.0);
     if (Fits(PA))
       D = PA->D;
     if (Fits(PB))
@@ -525,7 +526,7 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
     if (Cst.empty() || (Cst.size() != 1 && int64_t(Cst.size()) != Fe))
       return;
     std::vector<double> D(P->D.size());
-    for (int64_t Ti = 0; Ti < T; ++Ti)
+    for (int64_t Ti = 0; Ti < Rows; ++Ti)
       for (int64_t F = 0; F < Fe; ++F) {
         double C = Cst[Cst.size() == 1 ? 0 : F];
         double X = P->D[Ti * Fe + F];

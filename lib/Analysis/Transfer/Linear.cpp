@@ -62,7 +62,7 @@ double at(const std::vector<double> &D, const Weight &W, int64_t K, int64_t M) {
 static std::vector<double> positionsThrough(const PositionMeans &P,
                                             const std::vector<double> &Wd,
                                             const Weight &W, double Alpha) {
-  int64_t T = P.T, K = W.K, M = W.M;
+  int64_t T = P.R, K = W.K, M = W.M;
   std::vector<double> Out(T * M, 0.0);
   // Each weight row is read once per block of positions, not per position.
   auto Rows = [&](int64_t Begin, int64_t End) {
@@ -129,7 +129,7 @@ bool analysis::forwardLinear(Analyzer &A, const Node &N) {
     auto P = A.positions(N.input(0));
     const Dims &OS = A.val(Out).Shape;
     if (P && P->F == W.K && OS.size() >= 2 && OS[OS.size() - 2] == P->T &&
-        double(P->T) * W.K * W.M <= 4e8)
+        double(P->R) * W.K * W.M <= 4e8)
       PosOut = positionsThrough(*P, D, W, Alpha);
     double MaxIn = std::max(std::fabs(X->S.Min), std::fabs(X->S.Max));
     double ColAbsMax = 0;
@@ -204,49 +204,46 @@ void analysis::forwardAttentionContext(Analyzer &A, const AttentionInfo &Att,
     return;
   const SoftmaxRows &Rows = Sm->second;
   const Dims &CS = A.val(Context).Shape;
-  int64_t Tq = Rows.SumP2.size(), Fe = V->S.Features;
-  if (CS.size() < 2 || CS.back() != Fe || CS[CS.size() - 2] != Tq || Rows.Keys != Tq ||
-      int64_t(Rows.MeanP.size()) != Tq * Tq || Tq < 2)
+  int64_t T = Rows.SumP2.size(), Fe = V->S.Features;
+  if (CS.size() < 2 || CS.back() != Fe || CS[CS.size() - 2] != T || Rows.Keys != T ||
+      !Rows.hasMeans() || T < 2)
     return;
-  int64_t T = Tq;
+  // Rows of D are positions, or anchors standing for the positions nearest
+  // them (PositionMeans): E[p_ij] is summed into the key's anchor row.
+  int64_t R = PositionMeans::rowsFor(T);
   auto PV = A.positions(Att.VValue);
   if (PV && (PV->T != T || PV->F != Fe))
     PV = nullptr;
-  std::vector<double> D(T * Fe, 0.0), Delta(Fe, 0.0), PosVarV(Fe, 0.0), PosVarO(Fe, 0.0);
-  if (PV)
-    for (int64_t I = 0; I < T; ++I)
-      for (int64_t J = 0; J < T; ++J) {
-        double P = Rows.MeanP[I * T + J];
-        if (P == 0)
-          continue;
-        for (int64_t F = 0; F < Fe; ++F)
-          D[I * Fe + F] += P * PV->D[J * Fe + F];
+  std::vector<double> D(R * Fe, 0.0), Delta(Fe, 0.0), PosVarV(Fe, 0.0), PosVarO(Fe, 0.0);
+  if (PV) {
+    std::vector<double> W(R);
+    for (int64_t Row = 0; Row < R; ++Row) {
+      int64_t I = PositionMeans::positionOf(Row, T);
+      std::fill(W.begin(), W.end(), 0.0);
+      for (int64_t J = 0; J < T; ++J)
+        W[PositionMeans::rowOf(J, T)] += Rows.meanP(I, J);
+      for (int64_t B = 0; B < R; ++B)
+        if (W[B] != 0)
+          for (int64_t F = 0; F < Fe; ++F)
+            D[Row * Fe + F] += W[B] * PV->D[B * Fe + F];
+    }
+    for (int64_t Row = 0; Row < R; ++Row)
+      for (int64_t F = 0; F < Fe; ++F) {
+        Delta[F] += D[Row * Fe + F] / R;
+        PosVarV[F] += PV->D[Row * Fe + F] * PV->D[Row * Fe + F] / R;
       }
-  if (!PV)
-    PosVarV.assign(Fe, 0.0);
-  for (int64_t I = 0; I < T; ++I)
-    for (int64_t F = 0; F < Fe; ++F) {
-      Delta[F] += D[I * Fe + F] / T;
-      if (PV)
-        PosVarV[F] += PV->D[I * Fe + F] * PV->D[I * Fe + F] / T;
-    }
-  for (int64_t I = 0; I < T; ++I)
-    for (int64_t F = 0; F < Fe; ++F) {
-      D[I * Fe + F] -= Delta[F];
-      PosVarO[F] += D[I * Fe + F] * D[I * Fe + F] / T;
-    }
-  double SumP2 = 0, Cross = 0;
+    for (int64_t Row = 0; Row < R; ++Row)
+      for (int64_t F = 0; F < Fe; ++F) {
+        D[Row * Fe + F] -= Delta[F];
+        PosVarO[F] += D[Row * Fe + F] * D[Row * Fe + F] / R;
+      }
+  }
+  double SumP2 = 0, ColSum2 = 0;
   for (double X : Rows.SumP2)
     SumP2 += X / T;
-  for (int64_t J = 0; J < T; ++J) {
-    double Col = 0, Own = 0;
-    for (int64_t I = 0; I < T; ++I) {
-      double P = Rows.MeanP[I * T + J];
-      Col += P;
-      Own += P * P;
-    }
-    Cross += (Col * Col - Own) / (double(T) * (T - 1));
-  }
+  for (double C : Rows.ColSum)
+    ColSum2 += C * C;
+  double Cross = std::max(0.0, (ColSum2 - Rows.SumMeanP2) / (double(T) * (T - 1)));
   double Rho = V->Shared, SharedOut = 0, VarOut = 0;
   ValueSummary &S = A.F[Context].S;
   for (int64_t F = 0; F < Fe; ++F) {

@@ -200,10 +200,10 @@ static bool forwardMovementMoments(Analyzer &A, const Node &N) {
       // Ids the same for every batch row (positions): each position's row
       // is known, not a draw.
       if (IV.Const && !IV.Shape.empty() && IV.Const->size() == size_t(IV.Shape.back())) {
-        int64_t T = IV.Shape.back();
-        std::vector<double> Pos(T * Dim);
-        for (int64_t Ti = 0; Ti < T; ++Ti) {
-          int64_t R = IV.Const->integer(Ti);
+        int64_t T = IV.Shape.back(), Anchors = PositionMeans::rowsFor(T);
+        std::vector<double> Pos(Anchors * Dim);
+        for (int64_t Ti = 0; Ti < Anchors; ++Ti) {
+          int64_t R = IV.Const->integer(PositionMeans::positionOf(Ti, T));
           if (R < 0)
             R += Rows;
           if (R < 0 || R >= Rows)
@@ -323,8 +323,8 @@ static bool forwardMovementMoments(Analyzer &A, const Node &N) {
       }
       A.setFwd(Out, S);
       if (auto P = A.positions(In); P && LastAxis && P->F == X->S.Features) {
-        std::vector<double> D(P->T * S.Features);
-        for (int64_t T = 0; T < P->T; ++T)
+        std::vector<double> D(P->R * S.Features);
+        for (int64_t T = 0; T < P->R; ++T)
           for (int64_t F = 0; F < S.Features; ++F)
             D[T * S.Features + F] = P->D[T * P->F + std::min(Begin + F, P->F - 1)];
         A.setPositions(Out, std::move(D));

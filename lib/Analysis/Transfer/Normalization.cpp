@@ -153,9 +153,9 @@ static bool forwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
   int64_t T = 0, D = S.Features;
   for (ValueId In : {Spec.X, Spec.Skip}) {
     auto P = A.positions(In);
-    if (!P || P->F != D || (T && P->T != T))
+    if (!P || P->F != D || (T && P->R != T))
       continue;
-    T = P->T;
+    T = P->R; // rows: positions, or anchors of them
     Pos.resize(T * D, 0.0);
     for (size_t I = 0; I != Pos.size(); ++I)
       Pos[I] += P->D[I];

@@ -13,9 +13,6 @@ using namespace gradlint;
 using namespace gradlint::analysis;
 
 namespace {
-/// E[P] is kept as a map up to 512 × 512 (positions beyond do without).
-constexpr int64_t MaxMeanPMap = 512 * 512;
-
 /// The query rows to simulate: all when few, else an even subsample.
 std::vector<int64_t> sampleRows(int64_t Tq) {
   std::vector<int64_t> R;
@@ -114,18 +111,19 @@ bool analysis::forwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
       Rows.SumP3[I] = S.SumP3;
       Rows.MaxP[I] = S.MaxP;
       Rows.JF[I] = S.FromTies ? typicalTieJacobian(S.Tie, X->S.Rows) : S.JF;
-      if (Rows.MeanP.empty() && Tq * Keys <= MaxMeanPMap)
-        Rows.MeanP.assign(Tq * Keys, 0.0);
+      Rows.Nearest.push_back(static_cast<int32_t>(K));
       int64_t Valid = Mask ? std::max<int64_t>(1, Mask->Valid[I]) : Keys;
+      Rows.Valid.push_back(Valid);
       for (int64_t J = 0; J < std::min(Valid, Keys); ++J) {
-        double P = J < int64_t(S.MeanP.size()) ? S.MeanP[J] : 1.0 / Valid;
+        double P = SoftmaxRows::resample(S.MeanP, J, std::min(Valid, Keys));
         Rows.ColSum[J] += P;
-        if (!Rows.MeanP.empty())
-          Rows.MeanP[I * Keys + J] = P;
+        Rows.SumMeanP2 += P * P;
         MeanP[J] += P;
         M2P[J] += S.SumP2 / Valid;
       }
     }
+    for (SoftmaxStats &S : Stats)
+      Rows.Simulated.push_back(std::move(S.MeanP));
   }
   ValueSummary S = A.blank(Out);
   NodeFacts &F = A.Facts[Id];
