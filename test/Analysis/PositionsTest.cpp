@@ -8,13 +8,8 @@
 // say how much of each value's energy is the shared mean.
 //
 //===----------------------------------------------------------------------===//
-#include "TestPaths.h"
-#include "Zoo.h"
-#include "gradlint/Analysis/Analysis.h"
-#include "gradlint/Driver/Calibrate.h"
-#include "gradlint/Loader/Loader.h"
+#include "MeasuredZoo.h"
 #include <catch2/catch.hpp>
-#include <algorithm>
 #include <cmath>
 
 using namespace gradlint;
@@ -35,23 +30,12 @@ double meanShare(const ValueSummary &S) {
 /// against the probe's forward pass, within Tol.
 void checkMeanShares(const std::string &Model, const std::vector<std::string> &Names,
                      double Tol) {
-  std::vector<ZooModel> Zoo = zooModels();
-  auto It = std::find_if(Zoo.begin(), Zoo.end(),
-                         [&](const ZooModel &Z) { return Z.Name == Model; });
-  REQUIRE(It != Zoo.end());
-  auto M = loadModel(It->modelPath());
-  REQUIRE(bool(M));
-  auto C = measureCalibration(**M, It->dims(), nullptr);
-  REQUIRE(bool(C));
-  REQUIRE(bool(inferShapes(**M, It->dims())));
-  auto R = analyze(**M);
-  REQUIRE(bool(R));
-  const Graph &G = (*M)->G;
+  MeasuredModel Z = measureZooModel(Model);
   for (const std::string &Name : Names) {
-    ValueId V = G.findValue(Name);
+    ValueId V = Z.M->G.findValue(Name);
     REQUIRE(V != NoId);
-    double Measured = meanShare((*C)->Values.at(V));
-    double Predicted = meanShare(R->Forward[V]);
+    double Measured = meanShare(Z.Measured->Values.at(V));
+    double Predicted = meanShare(Z.Static.Forward[V]);
     INFO(Model << " " << Name << ": mean share predicted " << Predicted << ", measured "
                << Measured);
     CHECK(std::fabs(Predicted - Measured) <= Tol);

@@ -8,10 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Analysis/Analyzer.h"
-#include "TestPaths.h"
-#include "Zoo.h"
-#include "gradlint/Driver/Calibrate.h"
-#include "gradlint/Loader/Loader.h"
+#include "MeasuredZoo.h"
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -52,27 +49,17 @@ TEST_CASE("sequence shared: Mehler's formula, closed forms", "[analysis][shared]
 
 TEST_CASE("zoo: attention makes a sequence's tokens share what it averages",
           "[zoo][analysis][shared]") {
-  std::vector<ZooModel> Zoo = zooModels();
-  auto It = std::find_if(Zoo.begin(), Zoo.end(),
-                         [](const ZooModel &Z) { return Z.Name == "gpt_L6_noresidual"; });
-  REQUIRE(It != Zoo.end());
-  auto M = loadModel(It->modelPath());
-  REQUIRE(bool(M));
-  auto C = measureCalibration(**M, It->dims(), nullptr);
-  REQUIRE(bool(C));
-  REQUIRE(bool(inferShapes(**M, It->dims())));
-  auto R = analyze(**M);
-  REQUIRE(bool(R));
+  MeasuredModel Z = measureZooModel("gpt_L6_noresidual");
   // Block 0's merged context: V's tokens are independent, the causal
   // average makes ~30 % of the context's variance common to the sequence.
-  ValueId Ctx = (*M)->G.findValue("/h.0/attn/Reshape_3_output_0");
+  ValueId Ctx = Z.M->G.findValue("/h.0/attn/Reshape_3_output_0");
   REQUIRE(Ctx != NoId);
   double Var = 0, Within = 0;
-  for (double X : (*C)->Values.at(Ctx).Var)
+  for (double X : Z.Measured->Values.at(Ctx).Var)
     Var += X;
-  for (double X : (*C)->SequenceVar.at(Ctx))
+  for (double X : Z.Measured->SequenceVar.at(Ctx))
     Within += X;
-  double Measured = 1 - Within / Var, Predicted = R->Forward[Ctx].SequenceShared;
+  double Measured = 1 - Within / Var, Predicted = Z.Static.Forward[Ctx].SequenceShared;
   INFO("shared: predicted " << Predicted << ", measured " << Measured);
   CHECK(Predicted > 0.15);
   CHECK(std::fabs(Predicted - Measured) <= 0.05);
