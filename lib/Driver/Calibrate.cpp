@@ -200,7 +200,7 @@ gradlint::measureCalibration(Model &M, const DimBindings &Dims,
                              const LossKind *Loss, uint64_t Seed,
                              unsigned Passes) {
   Collector C(M.G);
-  for (unsigned K = 0; K != Passes; ++K) {
+  for (unsigned K = 0; K < std::max(Passes, 1u); ++K) {
     ProbeOptions P;
     P.Dims = Dims;
     P.Seed = Seed + K;
@@ -212,6 +212,16 @@ gradlint::measureCalibration(Model &M, const DimBindings &Dims,
     auto R = runProbe(M, P);
     if (!R)
       return R.takeError();
+    if (K == 0 && Passes == 0) { // tokens per pass: the first input's rows
+      int64_t Tokens = 1;
+      if (!M.G.Inputs.empty()) {
+        const Value &In = M.G.Values[M.G.Inputs[0]];
+        bool Ids = In.Type == DataType::Int64 || In.Type == DataType::Int32;
+        for (size_t I = 0; I + (Ids ? 0 : 1) < In.Shape.size(); ++I)
+          Tokens *= In.Shape[I];
+      }
+      Passes = calibrationPasses(Tokens);
+    }
   }
   return C.finish(Passes);
 }

@@ -74,11 +74,11 @@ static cl::opt<std::string> WriteBaselinePath(
 static cl::opt<std::string>
     Precision("precision", cl::desc("Training precision: fp32|fp16|bf16"),
               cl::sub(CheckCmd), cl::cat(Category));
-static_assert(CalibrationPasses == 16, "--calibrate's help text says 16 passes");
+static_assert(MaxCalibrationPasses == 16, "--calibrate's help text says up to 16 passes");
 static cl::opt<bool> Calibrate(
     "calibrate",
-    cl::desc("Analyse with forward statistics measured by 16 forward passes of the "
-             "probe's executor (no backward)"),
+    cl::desc("Analyse with forward statistics measured by forward passes of the "
+             "probe's executor (no backward): 512 tokens, 2 to 16 passes"),
     cl::sub(CheckCmd), cl::sub(ValidateCmd), cl::cat(Category));
 static cl::opt<std::string>
     HtmlPath("html", cl::desc("Also write a self-contained HTML report to FILE"),
