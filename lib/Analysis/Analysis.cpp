@@ -59,7 +59,7 @@ double Analyzer::sumVar(const ValueSummary &S) {
 
 double Analyzer::sumRowVar(const FwdState &F) {
   if (F.SequenceVar.empty())
-    return sumVar(F.S) * (1 - F.Shared);
+    return sumVar(F.S) * (1 - F.S.SequenceShared);
   double Sum = 0;
   for (double V : F.SequenceVar)
     Sum += V;
@@ -79,16 +79,16 @@ void Analyzer::setFwd(ValueId V, ValueSummary S, std::shared_ptr<const Table> T,
     return;
   F[V].Known = true;
   F[V].S = std::move(S);
+  F[V].S.SequenceShared = 0; // rules that know it set it after
   F[V].T = std::move(T);
   F[V].Mask = std::move(Mask);
   F[V].SequenceVar.clear();
   F[V].Pos.reset();
-  F[V].Shared = 0;
 }
 
 void Analyzer::setShared(ValueId V, double Rho) {
   if (V != NoId && F[V].Known)
-    F[V].Shared = std::isfinite(Rho) ? std::clamp(Rho, 0.0, 1.0) : 0.0;
+    F[V].S.SequenceShared = std::isfinite(Rho) ? std::clamp(Rho, 0.0, 1.0) : 0.0;
 }
 
 std::shared_ptr<const PositionMeans> Analyzer::positions(ValueId V) const {
@@ -583,7 +583,6 @@ llvm::Expected<AnalysisResult> Analyzer::run() {
   R.Backward.resize(G.Values.size());
   for (ValueId V = 0; V != G.Values.size(); ++V) {
     R.Forward[V] = F[V].S;
-    R.Forward[V].SequenceShared = F[V].Shared;
     GradSummary &S = R.Backward[V];
     const GradState &D = B[V];
     S.Coherent = D.Coherent;

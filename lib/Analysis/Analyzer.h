@@ -73,11 +73,6 @@ struct FwdState {
   /// (Calibration::SequenceVar); empty otherwise.
   std::vector<double> SequenceVar;
   std::shared_ptr<const PositionMeans> Pos; ///< null: none known
-  /// Share of the variance (pooled over features) that a sequence's tokens
-  /// have in common — random per sequence, unlike positions. Attention
-  /// averages tokens and raises it; it is what collapsing tokens share, and
-  /// not what one attention row's keys spread over.
-  double Shared = 0;
 };
 
 /// Backward state of one value, accumulated over its consumers.
@@ -186,9 +181,11 @@ public:
   /// Sets V's per-position means (T from its axis −2) when they are not all
   /// zero; call after setFwd.
   void setPositions(ValueId V, std::vector<double> D);
-  /// FwdState::Shared of V (0 when unknown), and setting it (clamped to
-  /// [0, 1]; call after setFwd).
-  double shared(ValueId V) const { return V != NoId && F[V].Known ? F[V].Shared : 0; }
+  /// ValueSummary::SequenceShared of V (0 when unknown), and setting it
+  /// (clamped to [0, 1]; call after setFwd). Attention averages tokens and
+  /// raises it; it is what collapsing tokens share, not what one attention
+  /// row's keys spread over.
+  double shared(ValueId V) const { return V != NoId && F[V].Known ? F[V].S.SequenceShared : 0; }
   void setShared(ValueId V, double Rho);
   /// With --calibrate: the measured softmax rows of V, or null.
   const Calibration::SoftmaxRows *calibratedSoftmax(ValueId V) const;

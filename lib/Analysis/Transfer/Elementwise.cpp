@@ -562,7 +562,7 @@ static void forwardShared(Analyzer &A, const Node &N, ValueId Out) {
     double Shared = 0;
     for (const FwdState *P : {X, Y})
       if (P)
-        Shared += P->Shared * Analyzer::sumVar(P->S) *
+        Shared += P->S.SequenceShared * Analyzer::sumVar(P->S) *
                   double(O->S.Features) / std::max<int64_t>(1, P->S.Features);
     A.setShared(Out, Shared / VarOut);
     return;
@@ -570,7 +570,7 @@ static void forwardShared(Analyzer &A, const Node &N, ValueId Out) {
   // An activation times or over a constant (no variance of its own).
   if ((N.Kind == OpKind::Mul || N.Kind == OpKind::Div) && X && Y &&
       (Analyzer::sumVar(X->S) == 0) != (Analyzer::sumVar(Y->S) == 0))
-    A.setShared(Out, Analyzer::sumVar(X->S) == 0 ? Y->Shared : X->Shared);
+    A.setShared(Out, Analyzer::sumVar(X->S) == 0 ? Y->S.SequenceShared : X->S.SequenceShared);
 }
 
 static bool forwardElementwiseMoments(Analyzer &A, const Node &N);

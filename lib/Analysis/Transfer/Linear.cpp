@@ -182,7 +182,7 @@ bool analysis::forwardLinear(Analyzer &A, const Node &N) {
   if (!PosOut.empty())
     A.setPositions(Out, std::move(PosOut));
   if (W.Init != NoId) // one linear map of every token: the shared share stays
-    A.setShared(Out, X->Shared);
+    A.setShared(Out, X->S.SequenceShared);
   return true;
 }
 
@@ -244,7 +244,7 @@ void analysis::forwardAttentionContext(Analyzer &A, const AttentionInfo &Att,
   for (double C : Rows.ColSum)
     ColSum2 += C * C;
   double Cross = std::max(0.0, (ColSum2 - Rows.SumMeanP2) / (double(T) * (T - 1)));
-  double Rho = V->Shared, SharedOut = 0, VarOut = 0;
+  double Rho = V->S.SequenceShared, SharedOut = 0, VarOut = 0;
   ValueSummary &S = A.F[Context].S;
   for (int64_t F = 0; F < Fe; ++F) {
     double Noise = std::max(0.0, V->S.Var[F] - PosVarV[F]);

@@ -139,7 +139,7 @@ static bool forwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
     double Shared = 0, Var = 0;
     for (ValueId In : {Spec.X, Spec.Skip})
       if (const FwdState *P = A.fwd(In)) {
-        Shared += P->Shared * Analyzer::sumVar(P->S);
+        Shared += P->S.SequenceShared * Analyzer::sumVar(P->S);
         Var += Analyzer::sumVar(P->S);
       }
     if (Var > 0) {
