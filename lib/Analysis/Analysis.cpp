@@ -125,17 +125,22 @@ std::shared_ptr<const PositionMeans> Analyzer::positions(ValueId V) const {
   return P;
 }
 
-void Analyzer::setPositions(ValueId V, std::vector<double> D) {
+void Analyzer::setPositions(ValueId V, std::vector<double> D, std::vector<double> Scale) {
   const Value &Val = G.Values[V];
   if (!F[V].Known || Val.Shape.size() < 2)
     return;
   int64_t T = Val.Shape[Val.Shape.size() - 2], Fe = Val.Shape.back();
-  if (T < 2 || int64_t(D.size()) != PositionMeans::rowsFor(T) * Fe ||
-      llvm::all_of(D, [](double X) { return X == 0; }))
+  int64_t R = PositionMeans::rowsFor(T);
+  if (int64_t(Scale.size()) != R ||
+      llvm::all_of(Scale, [](double S) { return std::fabs(S - 1) < 1e-9; }))
+    Scale.clear();
+  if (T < 2 || int64_t(D.size()) != R * Fe ||
+      (Scale.empty() && llvm::all_of(D, [](double X) { return X == 0; })))
     return;
   auto P = std::make_shared<PositionMeans>();
-  P->T = T, P->F = Fe, P->R = PositionMeans::rowsFor(T);
+  P->T = T, P->F = Fe, P->R = R;
   P->D = std::move(D);
+  P->Scale = std::move(Scale);
   F[V].Pos = std::move(P);
 }
 
@@ -171,12 +176,56 @@ void Analyzer::calibrate(const Node &N) {
   }
 }
 
-void Analyzer::addGrad(ValueId V, const GradState &C) {
-  if (V == NoId || !C.Reached || !Differentiable[V])
+void GradState::setPos(std::vector<double> E, int64_t T) {
+  double Mean = 0;
+  for (double X : E)
+    Mean += X / E.size();
+  Pos.clear();
+  PosT = 0;
+  if (E.empty() || !(Mean > 0) || int64_t(E.size()) != PositionMeans::rowsFor(T) ||
+      llvm::all_of(E, [&](double X) { return std::fabs(X - Mean) <= 1e-9 * Mean; }))
     return;
+  for (double &X : E)
+    X /= Mean;
+  Pos = std::move(E);
+  PosT = T;
+}
+
+const GradState *Analyzer::contextGrad(const AttentionInfo &Att) const {
+  if (Att.Out == NoId)
+    return nullptr;
+  ValueId Ctx = G.Nodes[Att.Out].input(0);
+  return Ctx != NoId && B[Ctx].Reached ? &B[Ctx] : nullptr;
+}
+
+void Analyzer::addGrad(ValueId V, const GradState &Contribution) {
+  if (V == NoId || !Contribution.Reached || !Differentiable[V])
+    return;
+  GradState C = Contribution;
+  if (auto It = PendingPos.find(V); It != PendingPos.end() && C.Pos.empty())
+    C.setPos(It->second.first, It->second.second);
+  // A profile belongs to axis −2 of PosT positions.
+  const Dims &Shape = G.Values[V].Shape;
+  if (!C.Pos.empty() && (Shape.size() < 2 || Shape[Shape.size() - 2] != C.PosT)) {
+    C.Pos.clear();
+    C.PosT = 0;
+  }
   GradState &D = B[V];
   double E0 = D.energy(), E1 = C.energy();
   double E = E0 + E1;
+  if ((!D.Pos.empty() || !C.Pos.empty()) && E > 0) {
+    int64_t T = D.Pos.empty() ? C.PosT : D.PosT;
+    if ((D.Pos.empty() || C.Pos.empty() || D.PosT == C.PosT) &&
+        (D.Reached || !C.Pos.empty())) {
+      std::vector<double> Mix(PositionMeans::rowsFor(T));
+      for (size_t R = 0; R != Mix.size(); ++R)
+        Mix[R] = E0 * D.pos(R) + E1 * C.pos(R);
+      D.setPos(std::move(Mix), T);
+    } else {
+      D.Pos.clear();
+      D.PosT = 0;
+    }
+  }
   if (E > 0) {
     D.Sigma2 = (E0 * D.Sigma2 + E1 * C.Sigma2) / E;
     D.OnesFree = (E0 * D.OnesFree + E1 * C.OnesFree) / E;
@@ -361,7 +410,11 @@ llvm::Expected<AnalysisResult> Analyzer::run() {
     if (Bl.Attention && Bl.Attention->Softmax != NoId)
       SoftmaxMask[Bl.Attention->Softmax] = Bl.Attention->Mask;
     if (Bl.Attention && Bl.Attention->Out != NoId && Bl.Attention->Fused == NoId)
+    {
       AttentionAtOut[Bl.Attention->Out] = &*Bl.Attention;
+      if (Bl.Attention->Context != NoId)
+        AttentionAtContext[Bl.Attention->Context] = &*Bl.Attention;
+    }
   }
   for (const NormInfo &Norm : Structure.FinalNorms)
     NoteNorm(Norm);

@@ -51,6 +51,11 @@ struct PositionMeans {
   int64_t T = 0, F = 0; ///< the value's positions (axis −2) and features
   int64_t R = 0;        ///< rows of D: T, or MaxAnchors anchors
   std::vector<double> D; ///< [R × F]
+  /// [R], or empty for all ones: each position's variance about its own
+  /// mean over the pooled one (attention rows that average more keys
+  /// vary less; LayerNorm divides each position by its own σ).
+  std::vector<double> Scale;
+  double scale(int64_t Row) const { return Scale.empty() ? 1.0 : Scale[Row]; }
   static int64_t rowsFor(int64_t T) { return std::min(T, MaxAnchors); }
   /// The position of anchor row Row, and the anchor row nearest position P.
   static int64_t positionOf(int64_t Row, int64_t T) {
@@ -84,7 +89,16 @@ struct GradState {
   bool ZeroRowSum = false; ///< every row sums to zero along the last axis
   bool Reached = false;
   bool Unbounded = false; ///< passed through an op without a rule
+  /// Along axis −2 (PosT positions; PositionMeans' anchors when more): each
+  /// position's share of the energy relative to the mean, or empty for all
+  /// alike. Keys that every later query reads (a causal first position)
+  /// gather gradient; a norm divides each position by its own σ.
+  std::vector<double> Pos;
+  int64_t PosT = 0;
   double energy() const { return Coherent + Varying; }
+  double pos(int64_t Row) const { return Pos.empty() ? 1.0 : Pos[Row]; }
+  /// Sets Pos from per-row energies (normalised to mean 1; empty when flat).
+  void setPos(std::vector<double> E, int64_t T);
 };
 
 /// Per-row softmax statistics that the backward rule needs.
@@ -137,6 +151,13 @@ public:
   std::vector<bool> SkipBackward;                      ///< nodes inside those norms
   std::map<NodeId, MaskKind> SoftmaxMask;
   std::map<NodeId, const AttentionInfo *> AttentionAtOut; ///< by output projection
+  std::map<NodeId, const AttentionInfo *> AttentionAtContext; ///< by P·V MatMul
+  /// Per-position gradient energy of V (Att.VValue) found at the P·V MatMul,
+  /// for the head-layout movement ops that cannot carry it.
+  std::map<ValueId, std::pair<std::vector<double>, int64_t>> PendingPos;
+  /// The gradient profile at the attention output (the output projection's
+  /// input), or null.
+  const GradState *contextGrad(const AttentionInfo &Att) const;
 
   // Helpers for the rules.
   const FwdState *fwd(ValueId V) const {
@@ -180,7 +201,7 @@ public:
   std::shared_ptr<const PositionMeans> positions(ValueId V) const;
   /// Sets V's per-position means (T from its axis −2) when they are not all
   /// zero; call after setFwd.
-  void setPositions(ValueId V, std::vector<double> D);
+  void setPositions(ValueId V, std::vector<double> D, std::vector<double> Scale = {});
   /// ValueSummary::SequenceShared of V (0 when unknown), and setting it
   /// (clamped to [0, 1]; call after setFwd). Attention averages tokens and
   /// raises it; it is what collapsing tokens share, not what one attention

@@ -492,7 +492,7 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
       for (int64_t Ti = 0; Ti < Rows; ++Ti)
         D[Ti * Fe + F] = Slope * P->D[Ti * Fe + F];
     }
-    A.setPositions(Out, std::move(D));
+    A.setPositions(Out, std::move(D), P->Scale);
     return;
   }
   if (N.Inputs.size() != 2)
@@ -507,7 +507,26 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
     if (Fits(PB))
       for (size_t I = 0; I != D.size(); ++I)
         D[I] += N.Kind == OpKind::Sub ? -PB->D[I] : PB->D[I];
-    A.setPositions(Out, std::move(D));
+    // Each position's variance about its mean: the operands' add.
+    std::vector<double> Scale;
+    const FwdState *X = A.fwd(N.input(0)), *Y = A.fwd(N.input(1));
+    if (X && Y && ((Fits(PA) && !PA->Scale.empty()) || (Fits(PB) && !PB->Scale.empty()))) {
+      auto Noise = [&](const FwdState *S, const std::shared_ptr<const PositionMeans> &P) {
+        double V = Analyzer::sumVar(S->S) * double(Fe) / std::max<int64_t>(1, S->S.Features);
+        if (Fits(P))
+          for (double Di : P->D)
+            V -= Di * Di / Rows;
+        return std::max(0.0, V);
+      };
+      double NA = Noise(X, PA), NB = Noise(Y, PB);
+      if (NA + NB > 0) {
+        Scale.resize(Rows);
+        for (int64_t Ti = 0; Ti < Rows; ++Ti)
+          Scale[Ti] = ((Fits(PA) ? PA->scale(Ti) : 1.0) * NA +
+                       (Fits(PB) ? PB->scale(Ti) : 1.0) * NB) / (NA + NB);
+      }
+    }
+    A.setPositions(Out, std::move(D), std::move(Scale));
     return;
   }
   if (N.Kind == OpKind::Mul || N.Kind == OpKind::Div) {
@@ -532,7 +551,7 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
         double X = P->D[Ti * Fe + F];
         D[Ti * Fe + F] = N.Kind == OpKind::Mul ? X * C : (C == 0 ? 0 : X / C);
       }
-    A.setPositions(Out, std::move(D));
+    A.setPositions(Out, std::move(D), P->Scale);
   }
 }
 

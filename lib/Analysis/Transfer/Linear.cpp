@@ -112,13 +112,13 @@ bool analysis::forwardLinear(Analyzer &A, const Node &N) {
   double Alpha = Gemm ? N.getFloat("alpha", 1) : 1, Beta = Gemm ? N.getFloat("beta", 1) : 1;
   Weight W = weightOperand(A, N.input(1), Gemm && N.getInt("transB", 0));
   ValueSummary S = A.blank(Out);
-  std::vector<double> PosOut;
+  std::vector<double> PosOut, ScaleOut;
   if (W.Init != NoId) {
     // An attention's output projection: its input's per-position means and
     // the mean they move into it come from V and E[P] (static analysis only;
     // calibrated values are measured).
     NodeId Id = &N - A.G.Nodes.data();
-    if (auto It = A.AttentionAtOut.find(Id); It != A.AttentionAtOut.end() && !A.Opts.Calibrated)
+    if (auto It = A.AttentionAtOut.find(Id); It != A.AttentionAtOut.end())
       forwardAttentionContext(A, *It->second, N.input(0));
     std::vector<double> D;
     A.G.initializer(W.Init)->toDoubles(D);
@@ -130,7 +130,10 @@ bool analysis::forwardLinear(Analyzer &A, const Node &N) {
     const Dims &OS = A.val(Out).Shape;
     if (P && P->F == W.K && OS.size() >= 2 && OS[OS.size() - 2] == P->T &&
         double(P->R) * W.K * W.M <= 4e8)
+    {
       PosOut = positionsThrough(*P, D, W, Alpha);
+      ScaleOut = P->Scale; // each token mapped alike
+    }
     double MaxIn = std::max(std::fabs(X->S.Min), std::fabs(X->S.Max));
     double ColAbsMax = 0;
     for (int64_t M = 0; M < W.M; ++M) {
@@ -180,7 +183,7 @@ bool analysis::forwardLinear(Analyzer &A, const Node &N) {
   }
   A.setFwd(Out, S);
   if (!PosOut.empty())
-    A.setPositions(Out, std::move(PosOut));
+    A.setPositions(Out, std::move(PosOut), std::move(ScaleOut));
   if (W.Init != NoId) // one linear map of every token: the shared share stays
     A.setShared(Out, X->S.SequenceShared);
   return true;
@@ -245,7 +248,11 @@ void analysis::forwardAttentionContext(Analyzer &A, const AttentionInfo &Att,
     ColSum2 += C * C;
   double Cross = std::max(0.0, (ColSum2 - Rows.SumMeanP2) / (double(T) * (T - 1)));
   double Rho = V->S.SequenceShared, SharedOut = 0, VarOut = 0;
-  ValueSummary &S = A.F[Context].S;
+  // With --calibrate the context's moments are measured: only its
+  // positions and their scales come from here.
+  ValueSummary Measured, &S = A.Opts.Calibrated ? Measured : A.F[Context].S;
+  if (A.Opts.Calibrated)
+    S = A.F[Context].S;
   for (int64_t F = 0; F < Fe; ++F) {
     double Noise = std::max(0.0, V->S.Var[F] - PosVarV[F]);
     S.Mean[F] = V->S.Mean[F] + Delta[F];
@@ -253,9 +260,16 @@ void analysis::forwardAttentionContext(Analyzer &A, const AttentionInfo &Att,
     SharedOut += Rho * Noise + Cross * (1 - Rho) * Noise;
     VarOut += S.Var[F];
   }
-  if (PV)
-    A.setPositions(Context, std::move(D));
-  A.setShared(Context, VarOut > 0 ? SharedOut / VarOut : 0);
+  // Row i's noise: ρ + Σ_j p_ij² (1 − ρ) of V's — the first causal rows,
+  // averaging fewest keys, vary most.
+  std::vector<double> Scale(R, 1.0);
+  double Pooled = Rho + SumP2 * (1 - Rho);
+  if (Pooled > 0)
+    for (int64_t Row = 0; Row < R; ++Row)
+      Scale[Row] = (Rho + Rows.SumP2[PositionMeans::positionOf(Row, T)] * (1 - Rho)) / Pooled;
+  A.setPositions(Context, std::move(D), std::move(Scale));
+  if (!A.Opts.Calibrated)
+    A.setShared(Context, VarOut > 0 ? SharedOut / VarOut : 0);
 }
 
 /// Softmax statistics of the producer of V, when V is a softmax output.
@@ -279,6 +293,13 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
   const Value &OutV = A.val(Out);
   Weight W = weightOperand(A, N.input(1), Gemm && N.getInt("transB", 0));
   int64_t Contract = X->S.Features;
+
+  // The P·V product of an attention: its output's rows are the attention
+  // output's positions, whose gradient profile is known there.
+  const GradState *Ctx = nullptr;
+  if (auto It = A.AttentionAtContext.find(NodeId(&N - A.G.Nodes.data()));
+      It != A.AttentionAtContext.end())
+    Ctx = A.contextGrad(*It->second);
 
   // dL/dA.
   GradState GA;
@@ -325,6 +346,8 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
                               std::max(std::fabs(Y->S.Min), std::fabs(Y->S.Max)) *
                               std::sqrt(double(OutV.Shape.back())));
   }
+  if (Ctx && !Ctx->Pos.empty()) // g_P's rows: the queries' positions
+    GA.setPos(Ctx->Pos, Ctx->PosT);
   A.addGrad(N.input(0), GA);
 
   // dL/dB: Σ over rows of x_nᵀ g_n, per batch slice.
@@ -345,8 +368,45 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
       for (double S2 : P->SumP2)
         RowP2 += S2;
       double Tq = std::max<size_t>(1, P->SumP2.size());
+      int64_t T = P->SumP2.size();
+      // Rows that carry more of the gradient (Ctx's profile) weigh their Σp².
+      if (Ctx && Ctx->PosT == T && !Ctx->Pos.empty()) {
+        RowP2 = 0;
+        for (int64_t I = 0; I < T; ++I)
+          RowP2 += Ctx->pos(PositionMeans::rowOf(I, T)) * P->SumP2[I];
+      }
       RowP2 /= Tq;
       E = G.Coherent * ColSum2 / Tq + G.Varying * RowP2;
+      // Per key j: Σ_i E[p_ij²] e_i, with E[p_ij²] the row's Σp² shared in
+      // proportion to E[p_ij]²; the coherent part meets the column sums.
+      if (P->hasMeans() && P->Keys == T && T >= 2) {
+        int64_t R = PositionMeans::rowsFor(T);
+        std::vector<double> EJ(R, 0.0), Mp(T);
+        for (int64_t I = 0; I < T; ++I) {
+          double Sq = 0;
+          for (int64_t J = 0; J < T; ++J) {
+            Mp[J] = P->meanP(I, J);
+            Sq += Mp[J] * Mp[J];
+          }
+          if (!(Sq > 0))
+            continue;
+          double W = (Ctx && Ctx->PosT == T ? Ctx->pos(PositionMeans::rowOf(I, T)) : 1.0) *
+                     P->SumP2[I] / Sq * G.Varying / Tq;
+          for (int64_t J = 0; J < T; ++J)
+            EJ[PositionMeans::rowOf(J, T)] += W * Mp[J] * Mp[J];
+        }
+        std::vector<int64_t> PerRow(R, 0);
+        for (int64_t J = 0; J < T; ++J)
+          ++PerRow[PositionMeans::rowOf(J, T)];
+        for (int64_t J = 0; J < T; ++J)
+          EJ[PositionMeans::rowOf(J, T)] += G.Coherent / Tq * P->ColSum[J] * P->ColSum[J];
+        for (int64_t Row = 0; Row < R; ++Row)
+          EJ[Row] /= std::max<int64_t>(1, PerRow[Row]);
+        GB.setPos(EJ, T);
+        if (auto It = A.AttentionAtContext.find(NodeId(&N - A.G.Nodes.data()));
+            It != A.AttentionAtContext.end() && It->second->VValue != NoId)
+          A.PendingPos[It->second->VValue] = {GB.Pos, T};
+      }
       GB.Coherent = G.Coherent * Tq / std::max<int64_t>(1, P->Keys);
       GB.Coherent = std::min(GB.Coherent, E);
       GB.Varying = E - GB.Coherent;
@@ -357,6 +417,7 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
       GB.Coherent = 0;
       GB.Varying = E;
       GB.Sigma2 += 0.05 * 0.05;
+      GB.setPos({}, 0);
       // g_Kᵀ = Qᵀ g_S: rows of g_S summing to zero make g_Kᵀ's rows sum to
       // zero too (Σ_j g_Kᵀ[k, j] = Σ_i Q[i,k] Σ_j g_S[i,j] = 0).
       GB.ZeroRowSum = G.ZeroRowSum;

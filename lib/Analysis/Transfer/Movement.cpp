@@ -70,7 +70,7 @@ void keepPositions(Analyzer &A, ValueId In, ValueId Out) {
   const Dims &I = A.val(In).Shape, &O = A.val(Out).Shape;
   if (P && I.size() >= 2 && O.size() >= 2 && I[I.size() - 2] == O[O.size() - 2] &&
       I.back() == O.back())
-    A.setPositions(Out, P->D);
+    A.setPositions(Out, P->D, P->Scale);
 }
 
 bool keepsLastAxis(const Node &N, size_t Rank) {
@@ -135,8 +135,19 @@ bool analysis::forwardMovement(Analyzer &A, const Node &N) {
       OpKind::Transpose, OpKind::Reshape, OpKind::Flatten, OpKind::Squeeze,
       OpKind::Unsqueeze, OpKind::Expand,  OpKind::Split,   OpKind::Slice};
   if (Ok && llvm::is_contained(Rearranging, N.Kind))
-    for (ValueId Out : N.Outputs)
+    for (ValueId Out : N.Outputs) {
       A.setShared(Out, A.shared(N.input(0)));
+      // Splitting the features into heads pools the heads' means into the
+      // variance: a spread every token of a sequence shares.
+      const FwdState *X = A.fwd(N.input(0)), *O = A.fwd(Out);
+      if (N.Kind != OpKind::Reshape || !X || !O || O->S.Features >= X->S.Features ||
+          X->S.Features % O->S.Features)
+        continue;
+      double VarIn = Analyzer::sumVar(X->S) / X->S.Features,
+             VarOut = Analyzer::sumVar(O->S) / O->S.Features;
+      if (VarOut > VarIn && VarOut > 0)
+        A.setShared(Out, (A.shared(N.input(0)) * VarIn + (VarOut - VarIn)) / VarOut);
+    }
   return Ok;
 }
 
@@ -327,7 +338,7 @@ static bool forwardMovementMoments(Analyzer &A, const Node &N) {
         for (int64_t T = 0; T < P->R; ++T)
           for (int64_t F = 0; F < S.Features; ++F)
             D[T * S.Features + F] = P->D[T * P->F + std::min(Begin + F, P->F - 1)];
-        A.setPositions(Out, std::move(D));
+        A.setPositions(Out, std::move(D), P->Scale);
       }
       if (LastAxis && N.Kind == OpKind::Split)
         Begin += S.Features;
@@ -392,6 +403,7 @@ bool analysis::backwardMovement(Analyzer &A, const Node &N) {
       C.Coherent = 0;
       C.OnesFree = 0;
       C.ZeroRowSum = false;
+      C.setPos({}, 0);
       A.addGrad(In, C);
       return true;
     }
@@ -403,6 +415,12 @@ bool analysis::backwardMovement(Analyzer &A, const Node &N) {
     return true;
   case OpKind::Transpose: {
     GradState C = A.grad(N.Outputs[0]);
+    {
+      llvm::ArrayRef<int64_t> P = N.getInts("perm");
+      size_t R = A.val(In).Shape.size();
+      if (P.size() != R || R < 2 || P[R - 1] != int64_t(R - 1) || P[R - 2] != int64_t(R - 2))
+        C.setPos({}, 0); // the positions' axis moved
+    }
     if (!keepsLastAxis(N, A.val(In).Shape.size())) {
       // Rows summing to zero along the moved axis: in the input's layout
       // that sum runs over the rows, so no coherent part remains.
@@ -422,11 +440,14 @@ bool analysis::backwardMovement(Analyzer &A, const Node &N) {
   case OpKind::Unsqueeze:
   case OpKind::Trilu: {
     GradState C = A.grad(N.Outputs[0]);
-    if (A.val(In).Shape.empty() || A.val(N.Outputs[0]).Shape.empty() ||
-        A.val(In).Shape.back() != A.val(N.Outputs[0]).Shape.back()) {
+    const Dims &IS = A.val(In).Shape, &OS = A.val(N.Outputs[0]).Shape;
+    if (IS.empty() || OS.empty() || IS.back() != OS.back()) {
       C.ZeroRowSum = false;
       C.OnesFree = 0;
     }
+    if (IS.size() < 2 || OS.size() < 2 || IS.back() != OS.back() ||
+        IS[IS.size() - 2] != OS[OS.size() - 2])
+      C.setPos({}, 0);
     A.addGrad(In, C);
     return true;
   }

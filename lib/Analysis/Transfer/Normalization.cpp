@@ -73,9 +73,8 @@ struct RowStats {
 };
 
 /// E[1/σ] and E[1/σ²] over rows drawn from the per-feature moments.
-RowStats rowStats(const ValueSummary &X, bool Rms, double Eps, Rng &R) {
+RowStats rowStats(const ValueSummary &X, bool Rms, double Eps, Rng &R, int Samples = 64) {
   RowStats S;
-  const int Samples = 64;
   int64_t D = X.Features;
   std::vector<double> Row(D);
   for (int It = 0; It < Samples; ++It) {
@@ -99,7 +98,118 @@ RowStats rowStats(const ValueSummary &X, bool Rms, double Eps, Rng &R) {
   return S;
 }
 
+/// The rows a norm sees, position by position where the input's positions
+/// are known: position t's rows have means Mean + D_t and the rest of the
+/// variance scaled by s_t (PositionMeans). A position whose mean stands out,
+/// or whose rows average fewer tokens, has its own σ.
+struct NormRows {
+  RowStats Pooled;
+  std::vector<RowStats> At;  ///< per anchor row; empty without positions
+  std::vector<double> D;     ///< [At.size() × F]: the input's positions
+  std::vector<double> Scale; ///< [At.size()]
+  std::vector<double> Noise; ///< per feature: variance less the positions'
+};
+
+NormRows normRows(const Analyzer &A, const NormSpec &Spec, const ValueSummary &X,
+                  Rng &R) {
+  NormRows N;
+  int64_t Fe = X.Features, T = 0;
+  double NoiseSum = 0;
+  for (ValueId In : {Spec.X, Spec.Skip}) {
+    auto P = A.positions(In);
+    const FwdState *S = A.fwd(In);
+    if (!P || !S || P->F != Fe || (T && P->R != T))
+      continue;
+    if (!T) {
+      T = P->R;
+      N.D.assign(T * Fe, 0.0);
+      N.Scale.assign(T, 0.0);
+    }
+    double Noise = Analyzer::sumVar(S->S);
+    for (double Di : P->D)
+      Noise -= Di * Di / T;
+    Noise = std::max(0.0, Noise);
+    for (size_t I = 0; I != N.D.size(); ++I)
+      N.D[I] += P->D[I];
+    for (int64_t Ti = 0; Ti < T; ++Ti)
+      N.Scale[Ti] += P->scale(Ti) * Noise;
+    NoiseSum += Noise;
+  }
+  if (!T || !(NoiseSum > 0)) {
+    N.Pooled = rowStats(X, Spec.Rms, Spec.Eps, R);
+    N.D.clear();
+    N.Scale.clear();
+    return N;
+  }
+  for (double &S : N.Scale)
+    S /= NoiseSum;
+  N.Noise.assign(Fe, 0.0);
+  for (int64_t F = 0; F < Fe; ++F) {
+    double PosVar = 0;
+    for (int64_t Ti = 0; Ti < T; ++Ti)
+      PosVar += N.D[Ti * Fe + F] * N.D[Ti * Fe + F] / T;
+    N.Noise[F] = std::max(0.0, X.Var[F] - PosVar);
+  }
+  // Enough draws per position for its own σ; the pool has them all.
+  int Samples = std::max<int>(8, int(1024 / T));
+  ValueSummary Xt = X;
+  for (int64_t Ti = 0; Ti < T; ++Ti) {
+    for (int64_t F = 0; F < Fe; ++F) {
+      Xt.Mean[F] = X.Mean[F] + N.D[Ti * Fe + F];
+      Xt.Var[F] = N.Scale[Ti] * N.Noise[F];
+    }
+    N.At.push_back(rowStats(Xt, Spec.Rms, Spec.Eps, R, Samples));
+    N.Pooled.RowVar += N.At.back().RowVar / T;
+    N.Pooled.InvSigma += N.At.back().InvSigma / T;
+    N.Pooled.InvSigma2 += N.At.back().InvSigma2 / T;
+  }
+  return N;
+}
+
 } // namespace
+
+/// Per position t: γ (x̄_t − mean_f x̄_t) / σ_t about the pooled output mean,
+/// with x̄_t = Mean + D_t. The output's mean, variance and positions follow
+/// from the positions' own σ (NormRows) instead of one pooled σ.
+static void normalisePositions(Analyzer &A, const NormSpec &Spec, const ValueSummary &X,
+                               const NormRows &NR, const std::vector<double> &Gamma,
+                               ValueId Out) {
+  const FwdState *Gm = A.fwd(Spec.Gamma);
+  ValueSummary S = A.fwd(Out)->S;
+  int64_t T = NR.At.size(), Fe = X.Features;
+  std::vector<double> Pos(T * Fe), Scale(T);
+  double NoiseGain = 0; // mean_t s_t E[1/σ_t²]
+  for (int64_t Ti = 0; Ti < T; ++Ti)
+    NoiseGain += NR.Scale[Ti] * NR.At[Ti].InvSigma2 / T;
+  for (int64_t Ti = 0; Ti < T; ++Ti) {
+    double Row = 0;
+    if (!Spec.Rms)
+      for (int64_t F = 0; F < Fe; ++F)
+        Row += (X.Mean[F] + NR.D[Ti * Fe + F]) / Fe;
+    for (int64_t F = 0; F < Fe; ++F) {
+      double G = F < int64_t(Gamma.size()) ? Gamma[F] : (Gm ? Gm->S.Mean[0] : 1.0);
+      Pos[Ti * Fe + F] = G * (X.Mean[F] + NR.D[Ti * Fe + F] - Row) * NR.At[Ti].InvSigma;
+    }
+    Scale[Ti] = NoiseGain > 0 ? NR.Scale[Ti] * NR.At[Ti].InvSigma2 / NoiseGain : 1.0;
+  }
+  double Keep = Spec.Rms ? 1.0 : 1.0 - 1.0 / Fe;
+  for (int64_t F = 0; F < Fe; ++F) {
+    double G = F < int64_t(Gamma.size()) ? Gamma[F] : (Gm ? Gm->S.Mean[0] : 1.0);
+    double M = 0, PosVar = 0;
+    for (int64_t Ti = 0; Ti < T; ++Ti)
+      M += Pos[Ti * Fe + F] / T;
+    for (int64_t Ti = 0; Ti < T; ++Ti) {
+      Pos[Ti * Fe + F] -= M;
+      PosVar += Pos[Ti * Fe + F] * Pos[Ti * Fe + F] / T;
+    }
+    S.Mean[F] += M - G * (X.Mean[F] - (Spec.Rms ? 0 : Analyzer::pooledMean(X))) * NR.Pooled.InvSigma;
+    S.Var[F] = G * G * NR.Noise[F] * NoiseGain * Keep + PosVar;
+  }
+  double Shared = A.shared(Out);
+  A.setFwd(Out, S);
+  A.setShared(Out, Shared);
+  A.setPositions(Out, std::move(Pos), std::move(Scale));
+}
 
 static bool forwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
                         ValueId Out, ValueId SumOut) {
@@ -107,7 +217,8 @@ static bool forwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
     return false;
   ValueSummary X = inputMoments(A, Spec);
   Rng R = A.rng(0xa0 + Id);
-  RowStats RS = rowStats(X, Spec.Rms, Spec.Eps, R);
+  NormRows NR = normRows(A, Spec, X, R);
+  const RowStats &RS = NR.Pooled;
   NodeFacts &F = A.Facts[Id];
   F.NormInputVar = RS.RowVar;
   F.NormEpsilon = Spec.Eps;
@@ -148,33 +259,11 @@ static bool forwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
         A.setShared(SumOut, Shared / Var);
     }
   }
-  // Per-position means, normalised row by row: γ (D_t − mean_f D_t) / σ.
-  std::vector<double> Pos;
-  int64_t T = 0, D = S.Features;
-  for (ValueId In : {Spec.X, Spec.Skip}) {
-    auto P = A.positions(In);
-    if (!P || P->F != D || (T && P->R != T))
-      continue;
-    T = P->R; // rows: positions, or anchors of them
-    Pos.resize(T * D, 0.0);
-    for (size_t I = 0; I != Pos.size(); ++I)
-      Pos[I] += P->D[I];
-  }
-  if (T) {
-    if (SumOut != NoId)
-      A.setPositions(SumOut, Pos);
-    for (int64_t Ti = 0; Ti < T; ++Ti) {
-      double Row = 0;
-      if (!Spec.Rms)
-        for (int64_t Fe = 0; Fe < D; ++Fe)
-          Row += Pos[Ti * D + Fe] / D;
-      for (int64_t Fe = 0; Fe < D; ++Fe) {
-        double G = Fe < int64_t(Gamma.size()) ? Gamma[Fe] : (Gm ? Gm->S.Mean[0] : 1.0);
-        Pos[Ti * D + Fe] = G * (Pos[Ti * D + Fe] - Row) * RS.InvSigma;
-      }
-    }
-    A.setPositions(Out, std::move(Pos));
-  }
+  if (NR.At.empty())
+    return true;
+  normalisePositions(A, Spec, X, NR, Gamma, Out);
+  if (SumOut != NoId)
+    A.setPositions(SumOut, NR.D, NR.Scale);
   return true;
 }
 
@@ -199,7 +288,21 @@ static bool backwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
   const GradState &G = A.grad(Out);
   int64_t D = X.Features;
   Rng R = A.rng(0xa0 + Id);
-  RowStats RS = rowStats(X, Spec.Rms, Spec.Eps, R);
+  NormRows NR = normRows(A, Spec, X, R);
+  RowStats RS = NR.Pooled;
+  // Position t's share of the gradient (G's profile) meets its own 1/σ_t².
+  const Dims &XShape = A.val(Spec.X).Shape;
+  int64_t Positions = XShape.size() >= 2 ? XShape[XShape.size() - 2] : 0;
+  std::vector<double> PosE;
+  double InvSigma2 = RS.InvSigma2;
+  if (!NR.At.empty() && PositionMeans::rowsFor(Positions) == int64_t(NR.At.size()) &&
+      (G.Pos.empty() || G.PosT == Positions)) {
+    InvSigma2 = 0;
+    for (size_t Ti = 0; Ti != NR.At.size(); ++Ti) {
+      PosE.push_back(G.pos(Ti) * NR.At[Ti].InvSigma2);
+      InvSigma2 += PosE.back() / NR.At.size();
+    }
+  }
   std::vector<double> Gamma;
   if (const TensorData *T = A.G.initializer(Spec.Gamma))
     T->toDoubles(Gamma);
@@ -214,10 +317,12 @@ static bool backwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
   // The projection removes x̂ (and, for LayerNorm, 1 — unless the gradient
   // already lies orthogonal to it).
   double Removed = 1.0 / D + (Spec.Rms ? 0.0 : (1.0 - G.OnesFree) / D);
-  double Factor = Gamma2 * RS.InvSigma2 * std::max(0.0, 1.0 - Removed);
+  double Factor = Gamma2 * InvSigma2 * std::max(0.0, 1.0 - Removed);
   GradState C = Analyzer::scaled(G, Factor, 0.04,
                                  GammaMax / std::sqrt(std::max(Spec.Eps, 1e-12)));
   C.OnesFree = Spec.Rms ? 0.0 : 1.0;
+  if (!PosE.empty())
+    C.setPos(std::move(PosE), Positions);
   if (SumOut != NoId && A.grad(SumOut).Reached) {
     const GradState &Sum = A.grad(SumOut);
     C.Coherent += Sum.Coherent;

@@ -177,10 +177,18 @@ bool analysis::backwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
     return true;
   }
   // Mean over rows of ‖J_i‖_F² / Keys: the factor for an isotropic g_P.
+  // Rows weighted by their share of g_P's energy (G's profile): a causal
+  // first row, one key and no Jacobian, may hold much of it.
+  int64_t Tq = Rows.JF.size();
+  bool Profiled = !G.Pos.empty() && G.PosT == Tq;
   double JF = 0;
-  for (double X : Rows.JF)
-    JF += X;
-  JF /= std::max<size_t>(1, Rows.JF.size());
+  std::vector<double> RowE(PositionMeans::rowsFor(Tq), 0.0);
+  for (int64_t I = 0; I < Tq; ++I) {
+    double W = Profiled ? G.pos(PositionMeans::rowOf(I, Tq)) : 1.0;
+    JF += W * Rows.JF[I];
+    RowE[PositionMeans::rowOf(I, Tq)] += W * Rows.JF[I];
+  }
+  JF /= std::max<int64_t>(1, Tq);
   double Factor = JF / std::max<int64_t>(1, Rows.Keys);
   // Saturated rows are where Gaussian logits fail most: widen the interval
   // with the mean max-probability.
@@ -198,6 +206,7 @@ bool analysis::backwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
   C.Coherent = E / RowCount;
   C.Varying = E - C.Coherent;
   C.ZeroRowSum = true; // rows of J g sum to zero: J·1 = 0
+  C.setPos(std::move(RowE), Tq);
   A.addGrad(N.input(0), C);
   return true;
 }
