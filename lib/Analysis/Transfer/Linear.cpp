@@ -129,9 +129,11 @@ bool analysis::forwardLinear(Analyzer &A, const Node &N) {
     auto P = A.positions(N.input(0));
     const Dims &OS = A.val(Out).Shape;
     if (P && P->F == W.K && OS.size() >= 2 && OS[OS.size() - 2] == P->T &&
-        double(P->R) * W.K * W.M <= 4e8)
-    {
-      PosOut = positionsThrough(*P, D, W, Alpha);
+        double(P->R) * W.K * W.M <= 4e8) {
+      // Positions that differ only in their variance map to zero means.
+      PosOut = llvm::any_of(P->D, [](double X) { return X != 0; })
+                   ? positionsThrough(*P, D, W, Alpha)
+                   : std::vector<double>(P->R * W.M, 0.0);
       ScaleOut = P->Scale; // each token mapped alike
     }
     double MaxIn = std::max(std::fabs(X->S.Min), std::fabs(X->S.Max));
