@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "../Analyzer.h"
-#include "llvm/Support/ThreadPool.h"
+#include <cblas.h>
 
 using namespace gradlint;
 using namespace gradlint::analysis;
@@ -57,47 +57,17 @@ double at(const std::vector<double> &D, const Weight &W, int64_t K, int64_t M) {
 
 } // namespace
 
-/// α D W for per-position means D [T × K]: rows in parallel, the inner loop
-/// over contiguous memory of the weight as stored.
+/// α D W for per-position means D [T × K], the weight as stored ([K][M],
+/// or [M][K] when transposed): one double-precision BLAS product.
 static std::vector<double> positionsThrough(const PositionMeans &P,
                                             const std::vector<double> &Wd,
                                             const Weight &W, double Alpha) {
   int64_t T = P.R, K = W.K, M = W.M;
   std::vector<double> Out(T * M, 0.0);
-  // Each weight row is read once per block of positions, not per position.
-  auto Rows = [&](int64_t Begin, int64_t End) {
-    if (W.Transposed) { // stored [M][K]: a dot product per output
-      for (int64_t Mi = 0; Mi < M; ++Mi) {
-        const double *Wm = &Wd[Mi * K];
-        for (int64_t Ti = Begin; Ti < End; ++Ti) {
-          const double *Dx = &P.D[Ti * K];
-          double S = 0;
-          for (int64_t Ki = 0; Ki < K; ++Ki)
-            S += Dx[Ki] * Wm[Ki];
-          Out[Ti * M + Mi] = Alpha * S;
-        }
-      }
-      return;
-    }
-    for (int64_t Ki = 0; Ki < K; ++Ki) { // stored [K][M]: rows scaled and added
-      const double *Wk = &Wd[Ki * M];
-      for (int64_t Ti = Begin; Ti < End; ++Ti) {
-        double Dk = Alpha * P.D[Ti * K + Ki];
-        double *Row = &Out[Ti * M];
-        for (int64_t Mi = 0; Mi < M; ++Mi)
-          Row[Mi] += Dk * Wk[Mi];
-      }
-    }
-  };
-  if (double(T) * K * M < 1e7) {
-    Rows(0, T);
-    return Out;
-  }
-  llvm::ThreadPool Pool(llvm::hardware_concurrency());
-  int64_t Chunks = std::min<int64_t>(T, Pool.getThreadCount());
-  for (int64_t C = 0; C < Chunks; ++C)
-    Pool.async([&, C] { Rows(C * T / Chunks, (C + 1) * T / Chunks); });
-  Pool.wait();
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, W.Transposed ? CblasTrans : CblasNoTrans,
+              static_cast<int>(T), static_cast<int>(M), static_cast<int>(K), Alpha,
+              P.D.data(), static_cast<int>(K), Wd.data(),
+              static_cast<int>(W.Transposed ? K : M), 0.0, Out.data(), static_cast<int>(M));
   return Out;
 }
 
