@@ -26,17 +26,14 @@ using namespace gradlint::test;
 
 TEST_CASE("zoo: attention gradients follow their positions in a no-residual stack",
           "[zoo][analysis][positions]") {
-  std::vector<ZooModel> Zoo = zooModels();
-  auto It = std::find_if(Zoo.begin(), Zoo.end(),
-                         [](const ZooModel &Z) { return Z.Name == "gpt_L6_noresidual"; });
-  REQUIRE(It != Zoo.end());
-  auto M = loadModel(It->modelPath());
+  ZooModel Z = zooModel("gpt_L6_noresidual");
+  auto M = loadModel(Z.modelPath());
   REQUIRE(bool(M));
   const unsigned Seeds = 8;
   std::map<std::string, double> Energy;
   for (unsigned S = 0; S < Seeds; ++S) {
     ProbeOptions P;
-    P.Dims = It->dims();
+    P.Dims = Z.dims();
     P.Seed = S;
     P.Activations = true;
     auto R = runProbe(**M, P);
@@ -44,7 +41,7 @@ TEST_CASE("zoo: attention gradients follow their positions in a no-residual stac
     for (const auto &[Name, Norm] : R->ActivationGradNorms)
       Energy[Name] += Norm * Norm / Seeds;
   }
-  REQUIRE(bool(inferShapes(**M, It->dims())));
+  REQUIRE(bool(inferShapes(**M, Z.dims())));
   auto A = analyze(**M);
   REQUIRE(bool(A));
   auto Ratio = [&](const std::string &Name) {

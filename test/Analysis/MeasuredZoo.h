@@ -25,15 +25,12 @@ struct MeasuredModel {
 /// Loads zoo model Name, measures it with the probe (16 forward passes)
 /// and analyses it statically, at the zoo's dims.
 inline MeasuredModel measureZooModel(const std::string &Name) {
-  std::vector<ZooModel> Zoo = zooModels();
-  auto It = std::find_if(Zoo.begin(), Zoo.end(),
-                         [&](const ZooModel &Z) { return Z.Name == Name; });
-  REQUIRE(It != Zoo.end());
-  auto M = loadModel(It->modelPath());
+  ZooModel Z = zooModel(Name);
+  auto M = loadModel(Z.modelPath());
   REQUIRE(bool(M));
-  auto C = measureCalibration(**M, It->dims(), nullptr);
+  auto C = measureCalibration(**M, Z.dims(), nullptr);
   REQUIRE(bool(C));
-  REQUIRE(bool(inferShapes(**M, It->dims())));
+  REQUIRE(bool(inferShapes(**M, Z.dims())));
   auto R = analyze(**M);
   REQUIRE(bool(R));
   return {std::move(*M), *C, std::move(*R)};

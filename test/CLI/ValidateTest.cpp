@@ -24,15 +24,12 @@ llvm::json::Value runJson(const std::string &Args) {
 
 TEST_CASE("zoo: validate's measurements are the probe's, and its summary follows",
           "[zoo][cli][validate]") {
-  std::vector<ZooModel> Zoo = zooModels();
-  auto It = std::find_if(Zoo.begin(), Zoo.end(),
-                         [](const ZooModel &Z) { return Z.Name == "gpt_L2_d64"; });
-  REQUIRE(It != Zoo.end());
+  ZooModel Z = zooModel("gpt_L2_d64");
   std::string Dims;
-  for (const auto &[Name, V] : It->dims())
+  for (const auto &[Name, V] : Z.dims())
     Dims += " --dim " + Name + "=" + std::to_string(V);
-  llvm::json::Value V = runJson("validate --format json --seeds 1" + Dims + " " + It->modelPath());
-  llvm::json::Value P = runJson("probe --format json" + Dims + " " + It->modelPath());
+  llvm::json::Value V = runJson("validate --format json --seeds 1" + Dims + " " + Z.modelPath());
+  llvm::json::Value P = runJson("probe --format json" + Dims + " " + Z.modelPath());
   const llvm::json::Object &VO = *V.getAsObject();
   CHECK(VO.getString("schema") == llvm::Optional<llvm::StringRef>("gradlint.validate/1"));
   std::map<std::string, double> Probe;

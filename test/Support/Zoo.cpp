@@ -51,3 +51,12 @@ std::vector<ZooModel> gradlint::test::zooModels() {
             [](const ZooModel &A, const ZooModel &B) { return A.Name < B.Name; });
   return Out;
 }
+
+gradlint::test::ZooModel gradlint::test::zooModel(const std::string &Name) {
+  std::vector<ZooModel> Zoo = zooModels();
+  auto It = std::find_if(Zoo.begin(), Zoo.end(),
+                         [&](const ZooModel &Z) { return Z.Name == Name; });
+  if (It == Zoo.end())
+    FAIL("zoo model " << Name << " not found in " << GRADLINT_ZOO_DIR);
+  return std::move(*It);
+}
