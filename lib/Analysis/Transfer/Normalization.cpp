@@ -166,15 +166,34 @@ NormRows normRows(const Analyzer &A, const NormSpec &Spec, const ValueSummary &X
   return N;
 }
 
+/// γ and β per feature: the initializers' values, else the summaries' means.
+struct Affine {
+  std::vector<double> Gamma, Beta;
+  double GammaDefault = 1, BetaDefault = 0;
+  double gamma(int64_t F) const { return F < int64_t(Gamma.size()) ? Gamma[F] : GammaDefault; }
+  double beta(int64_t F) const { return F < int64_t(Beta.size()) ? Beta[F] : BetaDefault; }
+};
+
+Affine affineOf(const Analyzer &A, const NormSpec &Spec) {
+  Affine Af;
+  if (const TensorData *T = A.G.initializer(Spec.Gamma))
+    T->toDoubles(Af.Gamma);
+  if (const TensorData *T = A.G.initializer(Spec.Beta))
+    T->toDoubles(Af.Beta);
+  if (const FwdState *Gm = A.fwd(Spec.Gamma))
+    Af.GammaDefault = Gm->S.Mean[0];
+  if (const FwdState *Bt = A.fwd(Spec.Beta))
+    Af.BetaDefault = Bt->S.Mean[0];
+  return Af;
+}
+
 } // namespace
 
 /// Per position t: γ (x̄_t − mean_f x̄_t) / σ_t about the pooled output mean,
 /// with x̄_t = Mean + D_t. The output's mean, variance and positions follow
 /// from the positions' own σ (NormRows) instead of one pooled σ.
 static void normalisePositions(Analyzer &A, const NormSpec &Spec, const ValueSummary &X,
-                               const NormRows &NR, const std::vector<double> &Gamma,
-                               ValueId Out) {
-  const FwdState *Gm = A.fwd(Spec.Gamma);
+                               const NormRows &NR, const Affine &Af, ValueId Out) {
   ValueSummary S = A.fwd(Out)->S;
   int64_t T = NR.At.size(), Fe = X.Features;
   std::vector<double> Pos(T * Fe), Scale(T);
@@ -186,23 +205,20 @@ static void normalisePositions(Analyzer &A, const NormSpec &Spec, const ValueSum
     if (!Spec.Rms)
       for (int64_t F = 0; F < Fe; ++F)
         Row += (X.Mean[F] + NR.D[Ti * Fe + F]) / Fe;
-    for (int64_t F = 0; F < Fe; ++F) {
-      double G = F < int64_t(Gamma.size()) ? Gamma[F] : (Gm ? Gm->S.Mean[0] : 1.0);
-      Pos[Ti * Fe + F] = G * (X.Mean[F] + NR.D[Ti * Fe + F] - Row) * NR.At[Ti].InvSigma;
-    }
+    for (int64_t F = 0; F < Fe; ++F)
+      Pos[Ti * Fe + F] = Af.gamma(F) * (X.Mean[F] + NR.D[Ti * Fe + F] - Row) * NR.At[Ti].InvSigma;
     Scale[Ti] = NoiseGain > 0 ? NR.Scale[Ti] * NR.At[Ti].InvSigma2 / NoiseGain : 1.0;
   }
   double Keep = Spec.Rms ? 1.0 : 1.0 - 1.0 / Fe;
   for (int64_t F = 0; F < Fe; ++F) {
-    double G = F < int64_t(Gamma.size()) ? Gamma[F] : (Gm ? Gm->S.Mean[0] : 1.0);
-    double M = 0, PosVar = 0;
+    double G = Af.gamma(F), M = 0, PosVar = 0;
     for (int64_t Ti = 0; Ti < T; ++Ti)
       M += Pos[Ti * Fe + F] / T;
     for (int64_t Ti = 0; Ti < T; ++Ti) {
       Pos[Ti * Fe + F] -= M;
       PosVar += Pos[Ti * Fe + F] * Pos[Ti * Fe + F] / T;
     }
-    S.Mean[F] += M - G * (X.Mean[F] - (Spec.Rms ? 0 : Analyzer::pooledMean(X))) * NR.Pooled.InvSigma;
+    S.Mean[F] = Af.beta(F) + M;
     S.Var[F] = G * G * NR.Noise[F] * NoiseGain * Keep + PosVar;
   }
   double Shared = A.shared(Out);
@@ -223,17 +239,11 @@ static bool forwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
   F.NormInputVar = RS.RowVar;
   F.NormEpsilon = Spec.Eps;
   double MeanOfMeans = Spec.Rms ? 0 : Analyzer::pooledMean(X);
-  const FwdState *Gm = A.fwd(Spec.Gamma), *Bt = A.fwd(Spec.Beta);
-  std::vector<double> Gamma, Beta;
-  if (const TensorData *T = A.G.initializer(Spec.Gamma))
-    T->toDoubles(Gamma);
-  if (const TensorData *T = A.G.initializer(Spec.Beta))
-    T->toDoubles(Beta);
+  Affine Af = affineOf(A, Spec);
   ValueSummary S = A.blank(Out);
   double MaxAbs = 0;
   for (int64_t Fe = 0; Fe < S.Features; ++Fe) {
-    double G = Fe < int64_t(Gamma.size()) ? Gamma[Fe] : (Gm ? Gm->S.Mean[0] : 1.0);
-    double B = Fe < int64_t(Beta.size()) ? Beta[Fe] : (Bt ? Bt->S.Mean[0] : 0.0);
+    double G = Af.gamma(Fe), B = Af.beta(Fe);
     double MeanHat = (X.Mean[Fe] - MeanOfMeans) * RS.InvSigma;
     double VarHat = X.Var[Fe] * RS.InvSigma2 * (Spec.Rms ? 1.0 : 1.0 - 1.0 / S.Features);
     S.Mean[Fe] = G * MeanHat + B;
@@ -261,7 +271,7 @@ static bool forwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
   }
   if (NR.At.empty())
     return true;
-  normalisePositions(A, Spec, X, NR, Gamma, Out);
+  normalisePositions(A, Spec, X, NR, Af, Out);
   if (SumOut != NoId)
     A.setPositions(SumOut, NR.D, NR.Scale);
   return true;
@@ -303,9 +313,7 @@ static bool backwardSpec(Analyzer &A, NodeId Id, const NormSpec &Spec,
       InvSigma2 += PosE.back() / NR.At.size();
     }
   }
-  std::vector<double> Gamma;
-  if (const TensorData *T = A.G.initializer(Spec.Gamma))
-    T->toDoubles(Gamma);
+  const std::vector<double> Gamma = affineOf(A, Spec).Gamma;
   double Gamma2 = 0, GammaMax = 0;
   for (double V : Gamma) {
     Gamma2 += V * V;
