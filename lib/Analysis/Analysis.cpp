@@ -96,7 +96,15 @@ std::shared_ptr<const PositionMeans> Analyzer::positions(ValueId V) const {
     return nullptr;
   if (F[V].Pos)
     return F[V].Pos;
-  // A constant laid out [1.., T, F]: its rows are the positions.
+  // A constant laid out [1.., T, F]: its rows are the positions (read once;
+  // a T×T mask is a large constant that is not one).
+  auto [It, New] = ConstantPositions.try_emplace(V, nullptr);
+  if (New)
+    It->second = constantPositions(V);
+  return It->second;
+}
+
+std::shared_ptr<const PositionMeans> Analyzer::constantPositions(ValueId V) const {
   const Value &Val = G.Values[V];
   if (!Val.HasShape || Val.Shape.size() < 2)
     return nullptr;

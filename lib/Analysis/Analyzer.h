@@ -199,6 +199,9 @@ public:
   /// V's per-position means: its own, or a constant's laid out [1.., T, F]
   /// (a positional table added as is). Null when none are known.
   std::shared_ptr<const PositionMeans> positions(ValueId V) const;
+  /// positions() of a constant, computed once (null when it is not a table).
+  std::shared_ptr<const PositionMeans> constantPositions(ValueId V) const;
+  mutable std::map<ValueId, std::shared_ptr<const PositionMeans>> ConstantPositions;
   /// Sets V's per-position means (T from its axis −2) when they are not all
   /// zero; call after setFwd.
   void setPositions(ValueId V, std::vector<double> D, std::vector<double> Scale = {});
