@@ -214,25 +214,20 @@ void Analyzer::addGrad(ValueId V, const GradState &Contribution) {
     C.setPos(It->second.first, It->second.second);
   // A profile belongs to axis −2 of PosT positions.
   const Dims &Shape = G.Values[V].Shape;
-  if (!C.Pos.empty() && (Shape.size() < 2 || Shape[Shape.size() - 2] != C.PosT)) {
-    C.Pos.clear();
-    C.PosT = 0;
-  }
+  if (!C.Pos.empty() && (Shape.size() < 2 || Shape[Shape.size() - 2] != C.PosT))
+    C.setPos({}, 0);
   GradState &D = B[V];
   double E0 = D.energy(), E1 = C.energy();
   double E = E0 + E1;
-  if ((!D.Pos.empty() || !C.Pos.empty()) && E > 0) {
+  if ((!D.Pos.empty() || !C.Pos.empty()) && E > 0) { // energy-weighted, flat where unknown
     int64_t T = D.Pos.empty() ? C.PosT : D.PosT;
-    if ((D.Pos.empty() || C.Pos.empty() || D.PosT == C.PosT) &&
-        (D.Reached || !C.Pos.empty())) {
-      std::vector<double> Mix(PositionMeans::rowsFor(T));
+    std::vector<double> Mix; // none when the two profiles' positions differ
+    if (D.Pos.empty() || C.Pos.empty() || D.PosT == C.PosT) {
+      Mix.resize(PositionMeans::rowsFor(T));
       for (size_t R = 0; R != Mix.size(); ++R)
         Mix[R] = E0 * D.pos(R) + E1 * C.pos(R);
-      D.setPos(std::move(Mix), T);
-    } else {
-      D.Pos.clear();
-      D.PosT = 0;
     }
+    D.setPos(std::move(Mix), T);
   }
   if (E > 0) {
     D.Sigma2 = (E0 * D.Sigma2 + E1 * C.Sigma2) / E;

@@ -92,7 +92,7 @@ struct GradState {
   /// Along axis −2 (PosT positions; PositionMeans' anchors when more): each
   /// position's share of the energy relative to the mean, or empty for all
   /// alike. Keys that every later query reads (a causal first position)
-  /// gather gradient; a norm divides each position by its own σ.
+  /// gather gradient; a softmax row with one key passes none of it on.
   std::vector<double> Pos;
   int64_t PosT = 0;
   double energy() const { return Coherent + Varying; }

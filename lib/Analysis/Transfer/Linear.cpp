@@ -220,11 +220,7 @@ void analysis::forwardAttentionContext(Analyzer &A, const AttentionInfo &Att,
     ColSum2 += C * C;
   double Cross = std::max(0.0, (ColSum2 - Rows.SumMeanP2) / (double(T) * (T - 1)));
   double Rho = V->S.SequenceShared, SharedOut = 0, VarOut = 0;
-  // With --calibrate the context's moments are measured: only its
-  // positions and their scales come from here.
-  ValueSummary Measured, &S = A.Opts.Calibrated ? Measured : A.F[Context].S;
-  if (A.Opts.Calibrated)
-    S = A.F[Context].S;
+  ValueSummary S = A.F[Context].S;
   for (int64_t F = 0; F < Fe; ++F) {
     double Noise = std::max(0.0, V->S.Var[F] - PosVarV[F]);
     S.Mean[F] = V->S.Mean[F] + Delta[F];
@@ -239,6 +235,10 @@ void analysis::forwardAttentionContext(Analyzer &A, const AttentionInfo &Att,
   if (Pooled > 0)
     for (int64_t Row = 0; Row < R; ++Row)
       Scale[Row] = (Rho + Rows.SumP2[PositionMeans::positionOf(Row, T)] * (1 - Rho)) / Pooled;
+  // With --calibrate the context's moments are measured: only its
+  // positions and their scales come from here.
+  if (!A.Opts.Calibrated)
+    A.F[Context].S = std::move(S);
   A.setPositions(Context, std::move(D), std::move(Scale));
   if (!A.Opts.Calibrated)
     A.setShared(Context, VarOut > 0 ? SharedOut / VarOut : 0);
@@ -268,10 +268,11 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
 
   // The P·V product of an attention: its output's rows are the attention
   // output's positions, whose gradient profile is known there.
-  const GradState *Ctx = nullptr;
+  const AttentionInfo *Att = nullptr;
   if (auto It = A.AttentionAtContext.find(NodeId(&N - A.G.Nodes.data()));
       It != A.AttentionAtContext.end())
-    Ctx = A.contextGrad(*It->second);
+    Att = It->second;
+  const GradState *Ctx = Att ? A.contextGrad(*Att) : nullptr;
 
   // dL/dA.
   GradState GA;
@@ -353,19 +354,20 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
       // proportion to E[p_ij]²; the coherent part meets the column sums.
       if (P->hasMeans() && P->Keys == T && T >= 2) {
         int64_t R = PositionMeans::rowsFor(T);
-        std::vector<double> EJ(R, 0.0), Mp(T);
+        std::vector<double> EJ(R, 0.0), Mp2(T); // E[p_ij]² of row I
         for (int64_t I = 0; I < T; ++I) {
           double Sq = 0;
           for (int64_t J = 0; J < T; ++J) {
-            Mp[J] = P->meanP(I, J);
-            Sq += Mp[J] * Mp[J];
+            double Mp = P->meanP(I, J);
+            Mp2[J] = Mp * Mp;
+            Sq += Mp2[J];
           }
           if (!(Sq > 0))
             continue;
           double W = (Ctx && Ctx->PosT == T ? Ctx->pos(PositionMeans::rowOf(I, T)) : 1.0) *
                      P->SumP2[I] / Sq * G.Varying / Tq;
           for (int64_t J = 0; J < T; ++J)
-            EJ[PositionMeans::rowOf(J, T)] += W * Mp[J] * Mp[J];
+            EJ[PositionMeans::rowOf(J, T)] += W * Mp2[J];
         }
         std::vector<int64_t> PerRow(R, 0);
         for (int64_t J = 0; J < T; ++J)
@@ -375,9 +377,8 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
         for (int64_t Row = 0; Row < R; ++Row)
           EJ[Row] /= std::max<int64_t>(1, PerRow[Row]);
         GB.setPos(EJ, T);
-        if (auto It = A.AttentionAtContext.find(NodeId(&N - A.G.Nodes.data()));
-            It != A.AttentionAtContext.end() && It->second->VValue != NoId)
-          A.PendingPos[It->second->VValue] = {GB.Pos, T};
+        if (Att && Att->VValue != NoId)
+          A.PendingPos[Att->VValue] = {GB.Pos, T};
       }
       GB.Coherent = G.Coherent * Tq / std::max<int64_t>(1, P->Keys);
       GB.Coherent = std::min(GB.Coherent, E);

@@ -73,12 +73,20 @@ void keepPositions(Analyzer &A, ValueId In, ValueId Out) {
     A.setPositions(Out, P->D, P->Scale);
 }
 
-bool keepsLastAxis(const Node &N, size_t Rank) {
+/// Whether a Transpose leaves its last Count axes where they are.
+bool keepsLastAxes(const Node &N, size_t Rank, size_t Count) {
   llvm::ArrayRef<int64_t> P = N.getInts("perm");
-  if (P.empty())
-    return Rank <= 1;
-  return P.back() == int64_t(Rank) - 1;
+  if (P.empty()) // reversed: only a rank-1 last axis stays
+    return Rank <= 1 && Count <= 1;
+  if (P.size() != Rank || Rank < Count)
+    return false;
+  for (size_t I = Rank - Count; I != Rank; ++I)
+    if (P[I] != int64_t(I))
+      return false;
+  return true;
 }
+
+bool keepsLastAxis(const Node &N, size_t Rank) { return keepsLastAxes(N, Rank, 1); }
 
 /// Reduction axes of a Reduce* node (normalized), or empty for "all".
 std::vector<int64_t> reduceAxes(const Analyzer &A, const Node &N, size_t Rank) {
@@ -415,12 +423,8 @@ bool analysis::backwardMovement(Analyzer &A, const Node &N) {
     return true;
   case OpKind::Transpose: {
     GradState C = A.grad(N.Outputs[0]);
-    {
-      llvm::ArrayRef<int64_t> P = N.getInts("perm");
-      size_t R = A.val(In).Shape.size();
-      if (P.size() != R || R < 2 || P[R - 1] != int64_t(R - 1) || P[R - 2] != int64_t(R - 2))
-        C.setPos({}, 0); // the positions' axis moved
-    }
+    if (!keepsLastAxes(N, A.val(In).Shape.size(), 2))
+      C.setPos({}, 0); // the positions' axis moved
     if (!keepsLastAxis(N, A.val(In).Shape.size())) {
       // Rows summing to zero along the moved axis: in the input's layout
       // that sum runs over the rows, so no coherent part remains.
