@@ -199,6 +199,18 @@ void GradState::setPos(std::vector<double> E, int64_t T) {
   PosT = T;
 }
 
+void GradState::setPosAt(const std::vector<double> &PerPosition) {
+  int64_t T = PerPosition.size(), R = PositionMeans::rowsFor(T);
+  std::vector<double> E(R, 0.0), Count(R, 0.0);
+  for (int64_t P = 0; P < T; ++P) {
+    E[PositionMeans::rowOf(P, T)] += PerPosition[P];
+    ++Count[PositionMeans::rowOf(P, T)];
+  }
+  for (int64_t Row = 0; Row < R; ++Row)
+    E[Row] /= std::max(1.0, Count[Row]);
+  setPos(std::move(E), T);
+}
+
 const GradState *Analyzer::contextGrad(const AttentionInfo &Att) const {
   if (Att.Out == NoId)
     return nullptr;

@@ -99,6 +99,8 @@ struct GradState {
   double pos(int64_t Row) const { return Pos.empty() ? 1.0 : Pos[Row]; }
   /// Sets Pos from per-row energies (normalised to mean 1; empty when flat).
   void setPos(std::vector<double> E, int64_t T);
+  /// The same from energies at each of T positions, averaged into anchors.
+  void setPosAt(const std::vector<double> &PerPosition);
 };
 
 /// Per-row softmax statistics that the backward rule needs.

@@ -353,8 +353,7 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
       // Per key j: Σ_i E[p_ij²] e_i, with E[p_ij²] the row's Σp² shared in
       // proportion to E[p_ij]²; the coherent part meets the column sums.
       if (P->hasMeans() && P->Keys == T && T >= 2) {
-        int64_t R = PositionMeans::rowsFor(T);
-        std::vector<double> EJ(R, 0.0), Mp2(T); // E[p_ij]² of row I
+        std::vector<double> EJ(T, 0.0), Mp2(T); // E[p_ij]² of row I
         for (int64_t I = 0; I < T; ++I) {
           double Sq = 0;
           for (int64_t J = 0; J < T; ++J) {
@@ -367,16 +366,11 @@ bool analysis::backwardLinear(Analyzer &A, const Node &N) {
           double W = (Ctx && Ctx->PosT == T ? Ctx->pos(PositionMeans::rowOf(I, T)) : 1.0) *
                      P->SumP2[I] / Sq * G.Varying / Tq;
           for (int64_t J = 0; J < T; ++J)
-            EJ[PositionMeans::rowOf(J, T)] += W * Mp2[J];
+            EJ[J] += W * Mp2[J];
         }
-        std::vector<int64_t> PerRow(R, 0);
         for (int64_t J = 0; J < T; ++J)
-          ++PerRow[PositionMeans::rowOf(J, T)];
-        for (int64_t J = 0; J < T; ++J)
-          EJ[PositionMeans::rowOf(J, T)] += G.Coherent / Tq * P->ColSum[J] * P->ColSum[J];
-        for (int64_t Row = 0; Row < R; ++Row)
-          EJ[Row] /= std::max<int64_t>(1, PerRow[Row]);
-        GB.setPos(EJ, T);
+          EJ[J] += G.Coherent / Tq * P->ColSum[J] * P->ColSum[J];
+        GB.setPosAt(EJ);
         if (Att && Att->VValue != NoId)
           A.PendingPos[Att->VValue] = {GB.Pos, T};
       }

@@ -182,11 +182,11 @@ bool analysis::backwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
   int64_t Tq = Rows.JF.size();
   bool Profiled = !G.Pos.empty() && G.PosT == Tq;
   double JF = 0;
-  std::vector<double> RowE(PositionMeans::rowsFor(Tq), 0.0);
+  std::vector<double> RowE(Tq);
   for (int64_t I = 0; I < Tq; ++I) {
     double W = Profiled ? G.pos(PositionMeans::rowOf(I, Tq)) : 1.0;
-    JF += W * Rows.JF[I];
-    RowE[PositionMeans::rowOf(I, Tq)] += W * Rows.JF[I];
+    RowE[I] = W * Rows.JF[I];
+    JF += RowE[I];
   }
   JF /= std::max<int64_t>(1, Tq);
   double Factor = JF / std::max<int64_t>(1, Rows.Keys);
@@ -206,7 +206,7 @@ bool analysis::backwardSoftmax(Analyzer &A, NodeId Id, const Node &N) {
   C.Coherent = E / RowCount;
   C.Varying = E - C.Coherent;
   C.ZeroRowSum = true; // rows of J g sum to zero: J·1 = 0
-  C.setPos(std::move(RowE), Tq);
+  C.setPosAt(RowE);
   A.addGrad(N.input(0), C);
   return true;
 }
