@@ -23,14 +23,38 @@ struct Quadrature {
   static const Quadrature &get(); ///< 24 nodes
 };
 
+/// Quadrature nodes for E[g(x_f)] over per-feature Gaussians x_f = mean_f +
+/// sd_f·z: E ≈ Σ_q w_fq g(x_f(z_fq)). Gauss–Hermite resolves maps that bend
+/// on the scale of sd. Activations bend on a unit scale near 0 (sigmoid′
+/// has all but 1e-4 of its mass in |x| < 10): where sd is much wider than that, all 24
+/// Hermite nodes land where the map is flat (E[sigmoid′²] at sd 30 comes
+/// out 1e-6 of its value), so such features get a composite Gauss–Legendre
+/// rule packed into that window, with the Gaussian's tails on either side.
+struct Rule {
+  size_t NQ = 0;
+  bool PerFeature = false;
+  std::vector<double> Z, W; ///< [NQ], or [features × NQ] when PerFeature
+  const double *z(int64_t F) const { return Z.data() + (PerFeature ? F * NQ : 0); }
+  const double *w(int64_t F) const { return W.data() + (PerFeature ? F * NQ : 0); }
+  /// Gauss–Hermite for every feature.
+  static std::shared_ptr<const Rule> hermite();
+  /// For the features of Mean/Var: Gauss–Hermite, or the composite rule for
+  /// features whose sd exceeds WideSd and whose ±8 sd reach the window.
+  static std::shared_ptr<const Rule> forGaussians(const std::vector<double> &Mean,
+                                                  const std::vector<double> &Var);
+  static constexpr double Window = 10, WideSd = 2;
+};
+
 /// A value that is an elementwise function of a source value, tabulated at
-/// the quadrature nodes of each source feature: Val[f*Q+q] = v(s_fq),
-/// Der[f*Q+q] = dv/ds(s_fq), where s_fq = mean_f + sqrt(var_f) Z[q].
+/// the quadrature nodes of each source feature: Val[f*NQ+q] = v(s_fq),
+/// Der[f*NQ+q] = dv/ds(s_fq), where s_fq = mean_f + sqrt(var_f) z_fq.
 /// Lets chains like x·sigmoid(x) or x·Φ(x) be integrated exactly under the
 /// Gaussian assumption on the source, instead of op by op.
 struct Table {
   ValueId Source = NoId;
+  std::shared_ptr<const Rule> Nodes; ///< the source's, shared along a chain
   std::vector<double> Val, Der;
+  size_t nq() const { return Nodes->NQ; }
 };
 
 /// Which keys each query row may attend to, from a folded mask.
@@ -264,8 +288,10 @@ struct SoftmaxStats {
 /// For y = f(x) tabulated at x's quadrature nodes (Table::Val of one
 /// feature, NQ values): the correlation between y at two tokens whose x
 /// correlate by Rho, by Mehler's formula Σ_n Rho^n c_n²/n! / Σ_n c_n²/n!
-/// over the Hermite coefficients c_n = E[y He_n(z)].
-double mehlerCorrelation(const double *Val, double Rho);
+/// over the Hermite coefficients c_n = E[y He_n(z)], integrated with the
+/// nodes Z and weights W (NQ of each).
+double mehlerCorrelation(const double *Val, const double *Z, const double *W,
+                         size_t NQ, double Rho);
 SoftmaxStats softmaxMonteCarlo(const double *Mean, const double *Var,
                                int64_t Keys, unsigned Samples, Rng &R);
 /// For independent Gaussian logits (per-key mean and variance): the density

@@ -55,6 +55,99 @@ const Quadrature &Quadrature::get() {
   return Q;
 }
 
+std::shared_ptr<const Rule> Rule::hermite() {
+  static const std::shared_ptr<const Rule> R = [] {
+    auto H = std::make_shared<Rule>();
+    H->NQ = Quadrature::get().Z.size();
+    H->Z = Quadrature::get().Z;
+    H->W = Quadrature::get().W;
+    return H;
+  }();
+  return R;
+}
+
+namespace {
+/// Gauss–Legendre nodes and weights on [−1, 1] (Newton on P_n).
+struct Legendre {
+  std::vector<double> X, W;
+  explicit Legendre(int N) {
+    for (int I = 0; I < N; ++I) {
+      double Xi = std::cos(M_PI * (I + 0.75) / (N + 0.5)), Dp = 1;
+      for (int It = 0; It < 100; ++It) {
+        double P0 = 1, P1 = Xi;
+        for (int K = 2; K <= N; ++K) {
+          double P2 = ((2 * K - 1) * Xi * P1 - (K - 1) * P0) / K;
+          P0 = P1;
+          P1 = P2;
+        }
+        Dp = N * (Xi * P1 - P0) / (Xi * Xi - 1);
+        double Step = P1 / Dp;
+        Xi -= Step;
+        if (std::fabs(Step) < 1e-15)
+          break;
+      }
+      X.push_back(Xi);
+      W.push_back(2 / ((1 - Xi * Xi) * Dp * Dp));
+    }
+  }
+};
+} // namespace
+
+std::shared_ptr<const Rule> Rule::forGaussians(const std::vector<double> &Mean,
+                                               const std::vector<double> &Var) {
+  // Tails: 16 nodes each on [−8, a] and [b, 8]; the window [a, b] (|x| ≤
+  // Window in the feature's own units): 10 panels of 5 nodes, fine enough
+  // for tanh′² (half width 0.66).
+  constexpr int TailNodes = 16, Panels = 10, PanelNodes = 5;
+  constexpr double ZMax = 8;
+  auto Wide = [](double Mu, double Var) {
+    double Sd = std::sqrt(std::max(Var, 0.0));
+    return Sd > WideSd && std::fabs(Mu) < Window + ZMax * Sd;
+  };
+  size_t F = Mean.size();
+  bool AnyWide = false;
+  for (size_t Fi = 0; Fi < F && !AnyWide; ++Fi)
+    AnyWide = Wide(Mean[Fi], Var[Fi]);
+  if (!AnyWide)
+    return hermite();
+  static const Legendre Tail(TailNodes), Panel(PanelNodes);
+  const Quadrature &GH = Quadrature::get();
+  auto R = std::make_shared<Rule>();
+  R->NQ = 2 * TailNodes + Panels * PanelNodes;
+  R->PerFeature = true;
+  R->Z.assign(F * R->NQ, 0.0);
+  R->W.assign(F * R->NQ, 0.0);
+  for (size_t Fi = 0; Fi < F; ++Fi) {
+    double *Z = &R->Z[Fi * R->NQ], *W = &R->W[Fi * R->NQ];
+    if (!Wide(Mean[Fi], Var[Fi])) { // Hermite, the other nodes weigh nothing
+      std::copy(GH.Z.begin(), GH.Z.end(), Z);
+      std::copy(GH.W.begin(), GH.W.end(), W);
+      continue;
+    }
+    double Sd = std::sqrt(Var[Fi]);
+    double A = std::clamp((-Window - Mean[Fi]) / Sd, -ZMax, ZMax);
+    double B = std::clamp((Window - Mean[Fi]) / Sd, -ZMax, ZMax);
+    size_t Q = 0;
+    auto Piece = [&](double Lo, double Hi, const Legendre &L) {
+      double Half = 0.5 * (Hi - Lo), Mid = 0.5 * (Hi + Lo);
+      for (size_t I = 0; I < L.X.size(); ++I, ++Q) {
+        Z[Q] = Mid + Half * L.X[I];
+        W[Q] = Half * L.W[I] * std::exp(-0.5 * Z[Q] * Z[Q]) / std::sqrt(2 * M_PI);
+      }
+    };
+    Piece(-ZMax, A, Tail);
+    for (int P = 0; P < Panels; ++P)
+      Piece(A + (B - A) * P / Panels, A + (B - A) * (P + 1) / Panels, Panel);
+    Piece(B, ZMax, Tail);
+    double Sum = 0;
+    for (size_t I = 0; I < R->NQ; ++I)
+      Sum += W[I];
+    for (size_t I = 0; I < R->NQ; ++I)
+      W[I] /= Sum;
+  }
+  return R;
+}
+
 double analysis::spectralNorm(const std::vector<float> &W, int64_t Rows,
                               int64_t Cols, Rng &R) {
   if (Rows == 0 || Cols == 0)
@@ -155,26 +248,25 @@ SoftmaxStats analysis::softmaxMonteCarlo(const double *Mean, const double *Var,
   return S;
 }
 
-double analysis::mehlerCorrelation(const double *Val, double Rho) {
+double analysis::mehlerCorrelation(const double *Val, const double *Z,
+                                   const double *W, size_t NQ, double Rho) {
   if (Rho <= 0)
     return 0;
   if (Rho >= 1)
     return 1;
-  const Quadrature &Q = Quadrature::get();
-  size_t NQ = Q.Z.size();
   const int Terms = 12;
   double Num = 0, Den = 0, Fact = 1, RhoN = 1;
-  std::vector<double> Prev(NQ, 1.0), Cur(Q.Z); // He_0 = 1, He_1 = z
+  std::vector<double> Prev(NQ, 1.0), Cur(Z, Z + NQ); // He_0 = 1, He_1 = z
   for (int N = 1; N <= Terms; ++N) {
     Fact *= N;
     RhoN *= Rho;
     double C = 0;
     for (size_t I = 0; I < NQ; ++I)
-      C += Q.W[I] * Val[I] * Cur[I];
+      C += W[I] * Val[I] * Cur[I];
     Num += RhoN * C * C / Fact;
     Den += C * C / Fact;
     for (size_t I = 0; I < NQ; ++I) { // He_{n+1} = z He_n − n He_{n−1}
-      double Next = Q.Z[I] * Cur[I] - N * Prev[I];
+      double Next = Z[I] * Cur[I] - N * Prev[I];
       Prev[I] = Cur[I];
       Cur[I] = Next;
     }

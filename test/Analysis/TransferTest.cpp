@@ -162,6 +162,25 @@ std::vector<Case> cases() {
                   return Y;
                 },
                 0.1});
+  Cs.push_back({"Sigmoid of a wide MatMul (sd 30: saturated but for a few)",
+                [](OnnxBuilder &B, std::map<std::string, Vec> &P) {
+                  Rng R(8);
+                  P["w"] = seeded(R, D * D, 30 / std::sqrt(double(D)));
+                  B.floatInit("w", {D, D}, toFloat(P["w"]))
+                      .node("MatMul", {"x", "w"}, {"h"})
+                      .node("Sigmoid", {"h"}, {"y"});
+                },
+                [](const Vec &X, const std::map<std::string, Vec> &P) {
+                  Vec Y(N * D, 0.0);
+                  for (int64_t I = 0; I < N; ++I)
+                    for (int64_t K = 0; K < D; ++K)
+                      for (int64_t M = 0; M < D; ++M)
+                        Y[I * D + M] += X[I * D + K] * P.at("w")[K * D + M];
+                  for (double &V : Y)
+                    V = sigmoid(V);
+                  return Y;
+                },
+                0.15});
   Cs.push_back({"LayerNormalization with gamma and beta",
                 [](OnnxBuilder &B, std::map<std::string, Vec> &P) {
                   Rng R(7);

@@ -223,16 +223,16 @@ ValueId unaryOperand(const Analyzer &A, const Node &N) {
 
 /// Summary (moments per feature and interval) of a tabulated value.
 ValueSummary summarizeTable(const Analyzer &A, ValueId Out, const Table &T) {
-  const Quadrature &Q = Quadrature::get();
-  size_t NQ = Q.Z.size();
+  size_t NQ = T.nq();
   ValueSummary S = A.blank(Out);
   double Lo = Infinity, Hi = -Infinity;
   for (int64_t F = 0; F < S.Features; ++F) {
     double M1 = 0, M2 = 0;
+    const double *W = T.Nodes->w(F);
     for (size_t I = 0; I < NQ; ++I) {
       double V = T.Val[F * NQ + I];
-      M1 += Q.W[I] * V;
-      M2 += Q.W[I] * V * V;
+      M1 += W[I] * V;
+      M2 += W[I] * V * V;
       Lo = std::min(Lo, V);
       Hi = std::max(Hi, V);
     }
@@ -246,13 +246,8 @@ ValueSummary summarizeTable(const Analyzer &A, ValueId Out, const Table &T) {
 
 /// The table of a value over its own quadrature nodes (it is the source).
 std::shared_ptr<Table> identityTable(const FwdState &X, ValueId V) {
-  const Quadrature &Q = Quadrature::get();
-  size_t NQ = Q.Z.size();
   auto T = std::make_shared<Table>();
   T->Source = V;
-  int64_t Feat = X.S.Features;
-  T->Val.resize(Feat * NQ);
-  T->Der.assign(Feat * NQ, 1.0);
   // Nodes stay inside the value's interval: a Gaussian over a positive
   // quantity (a row variance before Sqrt) must not put nodes below zero.
   double Lo = std::isfinite(X.S.Min) ? X.S.Min : -Infinity;
@@ -262,13 +257,19 @@ std::shared_ptr<Table> identityTable(const FwdState &X, ValueId V) {
   // A nonnegative quantity (a row's mean square before Sqrt) is modelled
   // as log-normal with the same mean and variance, not as a Gaussian.
   bool Positive = Lo >= 0;
+  T->Nodes = Positive ? Rule::hermite() : Rule::forGaussians(X.S.Mean, X.S.Var);
+  size_t NQ = T->nq();
+  int64_t Feat = X.S.Features;
+  T->Val.resize(Feat * NQ);
+  T->Der.assign(Feat * NQ, 1.0);
   for (int64_t F = 0; F < Feat; ++F) {
     double Mu = X.S.Mean[F], Var = X.S.Var[F];
     double S2 = Positive && Mu > 0 ? std::log1p(Var / (Mu * Mu)) : 0;
+    const double *Z = T->Nodes->z(F);
     for (size_t I = 0; I < NQ; ++I) {
       double V = Positive && Mu > 0
-                     ? Mu * std::exp(std::sqrt(S2) * Q.Z[I] - 0.5 * S2)
-                     : Mu + std::sqrt(Var) * Q.Z[I];
+                     ? Mu * std::exp(std::sqrt(S2) * Z[I] - 0.5 * S2)
+                     : Mu + std::sqrt(Var) * Z[I];
       T->Val[F * NQ + I] = std::clamp(V, Lo, Hi);
     }
   }
@@ -398,6 +399,7 @@ bool forwardTabulated(Analyzer &A, const Node &N, ValueId Out) {
       return false;
     auto R = std::make_shared<Table>();
     R->Source = T->Source;
+    R->Nodes = T->Nodes;
     R->Val.resize(T->Val.size());
     R->Der.resize(T->Der.size());
     for (size_t I = 0; I != T->Val.size(); ++I) {
@@ -417,12 +419,13 @@ bool forwardTabulated(Analyzer &A, const Node &N, ValueId Out) {
   if (familyOf(N.Kind) != OpFamily::Binary || N.Inputs.size() != 2)
     return false;
   auto TA = tableOf(A, N.input(0)), TB = tableOf(A, N.input(1));
-  if (!TA || !TB || TA->Source != TB->Source ||
+  if (!TA || !TB || TA->Source != TB->Source || TA->nq() != TB->nq() ||
       A.val(N.input(0)).Shape != A.val(Out).Shape ||
       A.val(N.input(1)).Shape != A.val(Out).Shape)
     return false;
   auto R = std::make_shared<Table>();
   R->Source = TA->Source;
+  R->Nodes = TA->Nodes;
   R->Val.resize(TA->Val.size());
   R->Der.resize(TA->Val.size());
   for (size_t I = 0; I != TA->Val.size(); ++I) {
@@ -482,13 +485,13 @@ static void forwardPositions(Analyzer &A, const Node &N, ValueId Out) {
     auto P = A.positions(O->T->Source);
     if (!Fits(P) || A.val(O->T->Source).Shape.back() != Fe)
       return;
-    const Quadrature &Q = Quadrature::get();
-    size_t NQ = Q.Z.size();
+    size_t NQ = O->T->nq();
     std::vector<double> D(P->D.size());
     for (int64_t F = 0; F < Fe; ++F) {
       double Slope = 0;
+      const double *W = O->T->Nodes->w(F);
       for (size_t I = 0; I < NQ; ++I)
-        Slope += Q.W[I] * O->T->Der[F * NQ + I];
+        Slope += W[I] * O->T->Der[F * NQ + I];
       for (int64_t Ti = 0; Ti < Rows; ++Ti)
         D[Ti * Fe + F] = Slope * P->D[Ti * Fe + F];
     }
@@ -567,10 +570,12 @@ static void forwardShared(Analyzer &A, const Node &N, ValueId Out) {
     double Rho = A.shared(O->T->Source);
     if (Rho <= 0 || VarOut <= 0)
       return;
-    size_t NQ = Quadrature::get().Z.size();
+    const Table &T = *O->T;
+    size_t NQ = T.nq();
     double Shared = 0;
-    for (int64_t F = 0; F < O->S.Features && (F + 1) * NQ <= O->T->Val.size(); ++F)
-      Shared += mehlerCorrelation(&O->T->Val[F * NQ], Rho) * O->S.Var[F];
+    for (int64_t F = 0; F < O->S.Features && (F + 1) * NQ <= T.Val.size(); ++F)
+      Shared += mehlerCorrelation(&T.Val[F * NQ], T.Nodes->z(F), T.Nodes->w(F), NQ, Rho) *
+                O->S.Var[F];
     A.setShared(Out, Shared / VarOut);
     return;
   }
@@ -677,6 +682,7 @@ static bool forwardElementwiseMoments(Analyzer &A, const Node &N) {
       Tmp.S = S;
       auto Id = identityTable(Tmp, NoId);
       T->Source = NoId;
+      T->Nodes = Id->Nodes;
       T->Val.resize(Id->Val.size());
       T->Der.resize(Id->Val.size());
       for (size_t I = 0; I != Id->Val.size(); ++I) {
@@ -694,16 +700,16 @@ static bool forwardElementwiseMoments(Analyzer &A, const Node &N) {
 
 /// Energy factors of a table: E[d²] and E[d]² averaged over features.
 static void tableFactors(const Table &T, double &Total, double &Coherent) {
-  const Quadrature &Q = Quadrature::get();
-  size_t NQ = Q.Z.size();
+  size_t NQ = T.nq();
   size_t Feat = T.Der.size() / NQ;
   Total = Coherent = 0;
   for (size_t F = 0; F < Feat; ++F) {
     double D1 = 0, D2 = 0;
+    const double *W = T.Nodes->w(F);
     for (size_t I = 0; I < NQ; ++I) {
       double D = T.Der[F * NQ + I];
-      D1 += Q.W[I] * D;
-      D2 += Q.W[I] * D * D;
+      D1 += W[I] * D;
+      D2 += W[I] * D * D;
     }
     Total += D2;
     Coherent += D1 * D1;
@@ -744,12 +750,11 @@ bool analysis::backwardElementwise(Analyzer &A, const Node &N) {
     // under a tenth of its largest.
     double Flat = 0;
     {
-      const Quadrature &Q = Quadrature::get();
-      size_t NQ = Q.Z.size(), Feat = Y->T->Der.size() / NQ;
+      size_t NQ = Y->T->nq(), Feat = Y->T->Der.size() / NQ;
       for (size_t F = 0; F < Feat; ++F)
         for (size_t I = 0; I < NQ; ++I)
-          Flat += Q.W[I] * (std::fabs(Y->T->Der[F * NQ + I]) < 0.1 * MaxAbs &&
-                            std::fabs(Y->T->Der[F * NQ + I]) > 0);
+          Flat += Y->T->Nodes->w(F)[I] * (std::fabs(Y->T->Der[F * NQ + I]) < 0.1 * MaxAbs &&
+                                          std::fabs(Y->T->Der[F * NQ + I]) > 0);
       Flat /= std::max<size_t>(1, Feat);
     }
     GradState C = throughDerivative(G, Total, Coherent, MaxAbs, std::hypot(0.05, Flat));
