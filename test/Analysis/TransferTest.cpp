@@ -162,25 +162,47 @@ std::vector<Case> cases() {
                   return Y;
                 },
                 0.1});
-  Cs.push_back({"Sigmoid of a wide MatMul (sd 30: saturated but for a few)",
+  // A bias behind a saturated map sums the few rows in its bend: its
+  // gradient is the rows' sample mean, not E[sigmoid'] times the mean.
+  Cs.push_back({"Sigmoid of a wide MatMul plus bias (sd 30: saturated but for a few)",
                 [](OnnxBuilder &B, std::map<std::string, Vec> &P) {
                   Rng R(8);
                   P["w"] = seeded(R, D * D, 30 / std::sqrt(double(D)));
+                  P["b"] = seeded(R, D, 1.0);
                   B.floatInit("w", {D, D}, toFloat(P["w"]))
+                      .floatInit("b", {D}, toFloat(P["b"]))
                       .node("MatMul", {"x", "w"}, {"h"})
-                      .node("Sigmoid", {"h"}, {"y"});
+                      .node("Add", {"h", "b"}, {"hb"})
+                      .node("Sigmoid", {"hb"}, {"y"});
                 },
                 [](const Vec &X, const std::map<std::string, Vec> &P) {
                   Vec Y(N * D, 0.0);
                   for (int64_t I = 0; I < N; ++I)
-                    for (int64_t K = 0; K < D; ++K)
-                      for (int64_t M = 0; M < D; ++M)
+                    for (int64_t M = 0; M < D; ++M) {
+                      Y[I * D + M] = P.at("b")[M];
+                      for (int64_t K = 0; K < D; ++K)
                         Y[I * D + M] += X[I * D + K] * P.at("w")[K * D + M];
+                    }
                   for (double &V : Y)
                     V = sigmoid(V);
                   return Y;
                 },
                 0.15});
+  Cs.push_back({"Relu behind a bias",
+                [](OnnxBuilder &B, std::map<std::string, Vec> &P) {
+                  Rng R(9);
+                  P["b"] = seeded(R, D, 0.5);
+                  B.floatInit("b", {D}, toFloat(P["b"]))
+                      .node("Add", {"x", "b"}, {"h"})
+                      .node("Relu", {"h"}, {"y"});
+                },
+                [](const Vec &X, const std::map<std::string, Vec> &P) {
+                  Vec Y = X;
+                  for (size_t I = 0; I != Y.size(); ++I)
+                    Y[I] = std::max(0.0, Y[I] + P.at("b")[I % D]);
+                  return Y;
+                },
+                0.1});
   Cs.push_back({"LayerNormalization with gamma and beta",
                 [](OnnxBuilder &B, std::map<std::string, Vec> &P) {
                   Rng R(7);

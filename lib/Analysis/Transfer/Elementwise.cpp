@@ -718,12 +718,20 @@ static void tableFactors(const Table &T, double &Total, double &Coherent) {
   Coherent /= std::max<size_t>(1, Feat);
 }
 
-/// A gradient through a per-element derivative with the given factors.
+/// A gradient through a per-element derivative d with the given factors
+/// (Total = E[d²], Coherent = E[d]²) over Rows rows. The rows' mean of d·g
+/// is E[d]·ḡ plus the sample mean of Rows draws of (d − E d)·g, whose
+/// energy (Total − Coherent)·‖g‖²/Rows a saturated map (E[d] ≈ 0, a few
+/// rows in its bend) makes the whole coherent part: a bias behind it sums
+/// those few rows.
 static GradState throughDerivative(const GradState &G, double Total,
-                                   double Coherent, double MaxAbs, double Tau) {
+                                   double Coherent, double MaxAbs, double Tau,
+                                   int64_t Rows) {
   GradState C = G;
   double E = Total * G.energy();
-  C.Coherent = Coherent * G.Coherent;
+  C.Coherent = Coherent * G.Coherent +
+               std::max(0.0, Total - Coherent) * G.energy() / std::max<int64_t>(1, Rows);
+  C.Coherent = std::min(C.Coherent, E);
   C.Varying = std::max(0.0, E - C.Coherent);
   C.Sigma2 += Tau * Tau;
   C.Lip = G.Lip * MaxAbs;
@@ -757,7 +765,8 @@ bool analysis::backwardElementwise(Analyzer &A, const Node &N) {
                                           std::fabs(Y->T->Der[F * NQ + I]) > 0);
       Flat /= std::max<size_t>(1, Feat);
     }
-    GradState C = throughDerivative(G, Total, Coherent, MaxAbs, std::hypot(0.05, Flat));
+    GradState C = throughDerivative(G, Total, Coherent, MaxAbs, std::hypot(0.05, Flat),
+                                    A.blank(Out).Rows);
     if (Y->T->Source != NoId) {
       A.addGrad(Y->T->Source, C);
       return true;
@@ -858,7 +867,8 @@ bool analysis::backwardElementwise(Analyzer &A, const Node &N) {
         double MaxAbs = N.Kind == OpKind::Mul
                             ? std::max(std::fabs(Other.Min), std::fabs(Other.Max))
                             : Infinity;
-        C = A.reduceBroadcast(throughDerivative(G, Factor, Coh, MaxAbs, 0.05), Out, In);
+        C = A.reduceBroadcast(
+            throughDerivative(G, Factor, Coh, MaxAbs, 0.05, A.blank(Out).Rows), Out, In);
         if (Z->S.Features == 1 && I == 0 && Other.Var[0] == 0) {
           // Scaling by a constant keeps the gradient's structure.
           C.OnesFree = G.OnesFree;
