@@ -1075,7 +1075,11 @@ def main(argv=None):
     ap.add_argument("--out", help="output directory")
     ap.add_argument("--only", nargs="+", metavar="NAME", help="generate only these configurations")
     ap.add_argument("--list", action="store_true", help="print the configuration table (markdown)")
-    ap.add_argument("--seeds", type=int, default=4, help="seeds for the float64 statistics (default 4)")
+    # 64: the RMS over seeds of a heavy-tailed gradient (rare softmax near-ties in saturated
+    # attention) is what the analysis is scored against; 4 seeds did not reproduce their own
+    # ranking on such a model (split-half Spearman 0.79-0.88), and on the whole zoo the median
+    # |log10(est/measured)| fell 0.030 -> 0.024 from 4 to 32 seeds and no further at 64.
+    ap.add_argument("--seeds", type=int, default=64, help="seeds for the float64 statistics (default 64)")
     ap.add_argument("--selftest", action="store_true", help="check the oracle against finite differences")
     ap.add_argument("--example", metavar="PATH", help=f"write the {EXAMPLE_CONFIG} model.onnx to PATH")
     a = ap.parse_args(argv)
