@@ -54,6 +54,8 @@ struct ZooScore {
   std::vector<Row> Rows;
   std::vector<std::string> SpearmanFailures, VanishFailures;
   unsigned SpanModels = 0;
+  std::string LowestRho; ///< the checked model with the lowest Spearman
+  double MinRho = 2;
 };
 
 /// Scores the static analysis, or with Calibrated the one fed with forward
@@ -110,6 +112,10 @@ ZooScore scoreZoo(bool Calibrated = false) {
     if (MaxMeas > 100 * MinMeas && Est.size() > 3) {
       ++SpanModels;
       double Rho = spearman(Est, Meas);
+      if (Rho < Score.MinRho) {
+        Score.MinRho = Rho;
+        Score.LowestRho = Z.Name;
+      }
       if (Rho < 0.9)
         SpearmanFailures.push_back(Z.Name + " rho=" + std::to_string(Rho));
     }
@@ -166,11 +172,13 @@ TEST_CASE("zoo: vanishing gradients are predicted as vanishing", "[zoo][analysis
   CHECK(Score.VanishFailures.empty());
 }
 
-// The rank correlation does not hold yet on one pathological model whose
-// tokens collapse within a sequence (a sigmoid stack without norms at 3x
-// init): reported on every run without failing the suite ([!mayfail]).
-TEST_CASE("zoo: rank correlation per model", "[zoo][analysis][!mayfail]") {
+// The lowest is a pathological model near the threshold (a sigmoid stack
+// without norms at 3x init: 0.902 against 64 seeds, 0.88-0.89 against 4 to
+// 32; docs/analysis.md, "Accuracy on the zoo").
+TEST_CASE("zoo: rank correlation per model", "[zoo][analysis]") {
   ZooScore Score = scoreZoo();
+  WARN("lowest Spearman " << Score.MinRho << " (" << Score.LowestRho << ") of "
+                          << Score.SpanModels << " models");
   std::string SF;
   for (auto &S : Score.SpearmanFailures) SF += S + "\n";
   INFO("spearman failures:\n" << SF);
