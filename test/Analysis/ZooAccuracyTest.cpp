@@ -172,9 +172,9 @@ TEST_CASE("zoo: vanishing gradients are predicted as vanishing", "[zoo][analysis
   CHECK(Score.VanishFailures.empty());
 }
 
-// The lowest is a pathological model near the threshold (a sigmoid stack
-// without norms at 3x init: 0.902 against 64 seeds, 0.88-0.89 against 4 to
-// 32; docs/analysis.md, "Accuracy on the zoo").
+// The lowest is a pathological model whose measurement converges slowly (a
+// sigmoid stack without norms at 3x init: 0.934 against 256 seeds, 0.88-0.90
+// against 4 to 128; docs/analysis.md, "How many seeds the oracle needs").
 TEST_CASE("zoo: rank correlation per model", "[zoo][analysis]") {
   ZooScore Score = scoreZoo();
   WARN("lowest Spearman " << Score.MinRho << " (" << Score.LowestRho << ") of "
