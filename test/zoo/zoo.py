@@ -855,6 +855,39 @@ def generate(c: Cfg, outDir: str, seeds: int):
 
 # --------------------------------------------------------------------------- self-test
 
+def conditioning(cfgs, draws: int = 3):
+    """How far one float32 rounding moves each model's float64 gradient norms (seed-0 draw): the
+    worst relative change of a parameter's norm (above 1e-6 of the largest) when every weight is
+    multiplied by (1 + 6e-8 z), z standard normal, beside torch's own float32-vs-float64 error.
+    Where the former is ~1e-4, two float32 executors that round in different places cannot agree
+    to 1e-4 (docs/probe.md)."""
+    for c in cfgs:
+        model = buildModel(c)
+        inputs, targets = draw(c, 0)
+
+        def norms(m, dtype):
+            g = forwardBackward(m, c, inputs, targets, dtype)[2]
+            return {k: float(np.linalg.norm(v)) for k, v in g.items()}
+
+        m64 = copy.deepcopy(model).double()
+        base = norms(m64, torch.float64)
+        top = max(base.values())
+        live = [k for k in base if base[k] > 1e-6 * top]  # not the rounding residue of an exact 0
+        f32 = norms(model, torch.float32)
+        own = max(abs(f32[k] - base[k]) / base[k] for k in live)
+        moved = []
+        for d in range(draws):
+            mp = copy.deepcopy(m64)
+            gen = torch.Generator().manual_seed(d)
+            with torch.no_grad():
+                for p in mp.parameters():
+                    p.mul_(1 + 6e-8 * torch.randn(p.shape, generator=gen, dtype=torch.float64))
+            pert = norms(mp, torch.float64)
+            moved.append(max(abs(pert[k] - base[k]) / base[k] for k in live))
+        print(f"{c.name:34s} torch float32 vs float64 {own:.1e}; one rounding of the weights moves "
+              f"float64 norms by up to " + " / ".join(f"{x:.1e}" for x in moved), flush=True)
+
+
 def selftest(cfgs):
     """Finite differences, closed-form output gradients, mapping round trip, export determinism,
     and for every configuration in cfgs the exported graph against the module (checkAgainstOnnx)."""
@@ -1082,6 +1115,8 @@ def main(argv=None):
     ap.add_argument("--force", action="store_true",
                     help="regenerate even when DIR holds a zoo from the same scripts, seeds and torch")
     ap.add_argument("--selftest", action="store_true", help="check the oracle against finite differences")
+    ap.add_argument("--conditioning", action="store_true",
+                    help="how far one float32 rounding of the weights moves each model's gradient norms")
     ap.add_argument("--example", metavar="PATH", help=f"write the {EXAMPLE_CONFIG} model.onnx to PATH")
     a = ap.parse_args(argv)
 
@@ -1092,6 +1127,9 @@ def main(argv=None):
         return 0
     if a.selftest:
         selftest([c for c in CONFIGS if not a.only or c.name in a.only])
+        return 0
+    if a.conditioning:
+        conditioning([c for c in CONFIGS if not a.only or c.name in a.only])
         return 0
     if a.example:
         c = next(x for x in CONFIGS if x.name == EXAMPLE_CONFIG)
