@@ -26,8 +26,8 @@ struct Quadrature {
 /// Quadrature nodes for E[g(x_f)] over per-feature Gaussians x_f = mean_f +
 /// sd_f·z: E ≈ Σ_q w_fq g(x_f(z_fq)). Gauss–Hermite resolves maps that bend
 /// on the scale of sd. Activations bend on a unit scale near 0 (sigmoid′
-/// has all but 1e-4 of its mass in |x| < 10): where sd is much wider than that, all 24
-/// Hermite nodes land where the map is flat (E[sigmoid′²] at sd 30 comes
+/// has all but 1e-4 of its mass in |x| < 10): where sd is much wider, all
+/// 24 Hermite nodes land where the map is flat (E[sigmoid′²] at sd 30 comes
 /// out 1e-6 of its value), so such features get a composite Gauss–Legendre
 /// rule packed into that window, with the Gaussian's tails on either side.
 struct Rule {
