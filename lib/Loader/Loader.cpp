@@ -522,6 +522,44 @@ llvm::Error Converter::convertGraph(const onnx::GraphProto &GP) {
   return inFile(Path, G.finalize());
 }
 
+/// Names are quoted in reports, errors and on terminals. A damaged or hostile
+/// file's control characters and bytes that are not UTF-8 become \xNN
+/// escapes once, here (printable()), so every later use sees the same name
+/// and references between names still match.
+static void makePrintable(std::string *S) {
+  std::string P = printable(*S);
+  if (P != *S)
+    *S = std::move(P);
+}
+
+static void makeNamesPrintable(onnx::GraphProto &G) {
+  auto Fix = makePrintable;
+  Fix(G.mutable_name());
+  for (onnx::NodeProto &N : *G.mutable_node()) {
+    Fix(N.mutable_name());
+    Fix(N.mutable_op_type());
+    Fix(N.mutable_domain());
+    for (std::string &S : *N.mutable_input())
+      Fix(&S);
+    for (std::string &S : *N.mutable_output())
+      Fix(&S);
+    for (onnx::AttributeProto &A : *N.mutable_attribute()) {
+      Fix(A.mutable_name());
+      if (A.has_g())
+        makeNamesPrintable(*A.mutable_g());
+      for (onnx::GraphProto &Sub : *A.mutable_graphs())
+        makeNamesPrintable(Sub);
+    }
+  }
+  for (onnx::TensorProto &T : *G.mutable_initializer())
+    Fix(T.mutable_name());
+  for (onnx::SparseTensorProto &T : *G.mutable_sparse_initializer())
+    Fix(T.mutable_values()->mutable_name());
+  for (auto *List : {G.mutable_input(), G.mutable_output(), G.mutable_value_info()})
+    for (onnx::ValueInfoProto &VI : *List)
+      Fix(VI.mutable_name());
+}
+
 llvm::Expected<std::unique_ptr<Model>>
 gradlint::loadModel(llvm::StringRef Path, const LoadLimits &Limits) {
   auto Buf = openFile(Path, Limits.MaxModelBytes, "a model");
@@ -532,6 +570,13 @@ gradlint::loadModel(llvm::StringRef Path, const LoadLimits &Limits) {
   if (!parseMessage(Bytes, *Proto))
     return fileError(Path, "is not a valid ONNX protobuf (truncated or not a "
                            "model file)");
+  if (Proto->has_graph())
+    makeNamesPrintable(*Proto->mutable_graph());
+  for (std::string *S : {Proto->mutable_producer_name(), Proto->mutable_producer_version(),
+                         Proto->mutable_domain()})
+    makePrintable(S);
+  for (onnx::OperatorSetIdProto &OS : *Proto->mutable_opset_import())
+    makePrintable(OS.mutable_domain());
   auto M = std::make_unique<Model>();
   ModelInfo &Info = M->Info;
   Info.Path = Path.str();

@@ -1,26 +1,12 @@
 //===- CheckText.cpp - `gradlint check` for people ------------------------===//
 #include "gradlint/Report/Check.h"
+#include "gradlint/Support/Error.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/WithColor.h"
 #include <algorithm>
 #include <cmath>
 
 using namespace gradlint;
-
-/// Names come from the model: control characters must not drive the terminal.
-static std::string printable(llvm::StringRef S) {
-  std::string Out;
-  for (unsigned char C : S) {
-    if (C < 0x20 || C == 0x7f) {
-      char Buf[8];
-      snprintf(Buf, sizeof Buf, "\\x%02x", C);
-      Out += Buf;
-    } else {
-      Out += static_cast<char>(C);
-    }
-  }
-  return Out;
-}
 
 static std::string sci(double V) {
   if (std::isinf(V))

@@ -120,3 +120,42 @@ TEST_CASE("cli: control characters from the model are escaped in errors", "[cli]
   CHECK(R.Err.find("a\\x0ab\\x1b[2J") != std::string::npos);
   CHECK(R.Err.find('\x1b') == std::string::npos);
 }
+
+TEST_CASE("cli: names from the model reach reports escaped", "[cli]") {
+  // A loadable model whose value and node names hold a terminal escape and
+  // a byte that is not UTF-8: inspect's text names them as \xNN, and the
+  // references between values still match (the graph loads).
+  Fixture F;
+  std::string P = F.Dir + "/names.onnx";
+  std::string Evil = "h\x1b[2J\x87";
+  OnnxBuilder B;
+  B.input("x", F32, {int64_t(2)})
+      .node("Relu", {"x"}, {Evil}, {}, "", "relu" + Evil)
+      .node("Neg", {Evil}, {"y"})
+      .output("y")
+      .output(Evil)
+      .writeTo(P);
+  Run R = runGradlint("inspect " + P);
+  CHECK(R.Code == 0);
+  CHECK(R.Out.find("h\\x1b[2J\\x87") != std::string::npos);
+  CHECK(R.Out.find('\x1b') == std::string::npos);
+  CHECK(R.Out.find('\x87') == std::string::npos);
+  Run J = runGradlint("inspect --format json " + P);
+  CHECK(J.Code == 0);
+  CHECK(J.Out.find("h\\\\x1b[2J\\\\x87") != std::string::npos); // JSON escapes the backslash
+}
+
+TEST_CASE("cli: bytes that are not UTF-8 are escaped in errors, UTF-8 is kept", "[cli]") {
+  Fixture F;
+  std::string P = F.Dir + "/damaged.onnx";
+  OnnxBuilder B;
+  // A stray continuation byte, a truncated two-byte sequence, then valid "é".
+  B.input("x", F32, {int64_t(2)})
+      .node("Add", {"x", "a\x87tn\xc3-\xc3\xa9"}, {"y"})
+      .output("y")
+      .writeTo(P);
+  Run R = runGradlint("inspect " + P);
+  CHECK(R.Code == 2);
+  CHECK(R.Err.find("a\\x87tn\\xc3-\xc3\xa9") != std::string::npos);
+  CHECK(R.Err.find('\x87') == std::string::npos);
+}

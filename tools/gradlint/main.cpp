@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "gradlint/Driver/Calibrate.h"
 #include "gradlint/Driver/Driver.h"
+#include "gradlint/Support/Error.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/WithColor.h"
@@ -226,22 +227,6 @@ const Command Commands[] = {
 };
 } // namespace
 
-/// Error messages quote names from the model; control characters in them
-/// must not break the one-line contract or drive the terminal.
-static std::string printable(llvm::StringRef S) {
-  std::string Out;
-  for (unsigned char C : S) {
-    if (C < 0x20 || C == 0x7f) {
-      char Buf[8];
-      snprintf(Buf, sizeof Buf, "\\x%02x", C);
-      Out += Buf;
-    } else {
-      Out += static_cast<char>(C);
-    }
-  }
-  return Out;
-}
-
 static void printVersion(llvm::raw_ostream &OS) {
   OS << "gradlint " << GRADLINT_VERSION << "\n";
 }
@@ -287,7 +272,7 @@ int main(int Argc, char **Argv) {
     llvm::Expected<int> Code = C.Run();
     if (!Code) {
       llvm::WithColor::error(llvm::errs(), "gradlint")
-          << printable(llvm::toString(Code.takeError())) << "\n";
+          << gradlint::printable(llvm::toString(Code.takeError())) << "\n";
       return ExitUsage;
     }
     return *Code;

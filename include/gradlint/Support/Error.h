@@ -17,6 +17,11 @@ llvm::Error fileError(llvm::StringRef Path, const llvm::Twine &Message);
 /// Prefixes an error's message with "<path>: " unless it already names it.
 llvm::Error inFile(llvm::StringRef Path, llvm::Error E);
 
+/// Text from a model (names, messages that quote them) as it may reach a
+/// terminal: control characters and bytes that are not UTF-8 (a damaged
+/// file) become \xNN; valid UTF-8 stays as it is.
+std::string printable(llvm::StringRef S);
+
 } // namespace gradlint
 
 #endif
