@@ -87,8 +87,10 @@ llvm::Expected<int> gradlint::runValidate(const ValidateOptions &Opts) {
   if (Opts.Format != "text" && Opts.Format != "json")
     return makeError("--format must be text or json for validate, got '" +
                      Opts.Format + "'");
-  if (Opts.Seeds == 0 || Opts.Seeds > 64)
-    return makeError("--seeds must be between 1 and 64");
+  // Heavy-tailed gradients (saturated softmax rows that tie now and then)
+  // need hundreds of seeds before their RMS settles (docs/analysis.md).
+  if (Opts.Seeds == 0 || Opts.Seeds > 4096)
+    return makeError("--seeds must be between 1 and 4096");
   DimBindings Dims;
   for (const std::string &D : Opts.Dims)
     if (llvm::Error E = parseDimBinding(D, Dims))

@@ -60,6 +60,20 @@ TEST_CASE("cli: a bad --dim is a usage error naming the flag", "[cli]") {
   CHECK(R.Err.find("--dim expects NAME=VALUE") != std::string::npos);
 }
 
+TEST_CASE("cli: validate's --seeds is bounded, and up to 4096", "[cli]") {
+  Fixture F;
+  for (const char *Seeds : {"0", "4097"}) {
+    INFO("--seeds " << Seeds);
+    Run R = runGradlint("validate --seeds " + std::string(Seeds) + " " + F.Model);
+    CHECK(R.Code == 2);
+    CHECK(R.Err.find("--seeds must be between 1 and 4096") != std::string::npos);
+  }
+  // Heavy-tailed models need more than the old cap of 64 (docs/analysis.md).
+  Run R = runGradlint("validate --seeds 65 --format json " + F.Model);
+  CHECK(R.Code == 0);
+  CHECK(R.Out.find("\"seeds\": 65") != std::string::npos);
+}
+
 TEST_CASE("cli: inspect text shows shapes, ops and parameters", "[cli]") {
   Fixture F;
   Run R = runGradlint("inspect " + F.Model + " --dim batch=5");
