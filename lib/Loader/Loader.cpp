@@ -13,6 +13,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/stubs/logging.h>
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <climits>
 #include <cstring>
@@ -89,6 +90,7 @@ private:
   llvm::Error convertValueInfo(const onnx::ValueInfoProto &VI, ValueId V,
                                llvm::StringRef What);
   llvm::Error convertNode(const onnx::NodeProto &N, size_t Index);
+  llvm::Error checkArity(const onnx::NodeProto &NP, const Node &N);
 
   std::string Path;
   std::string ModelDir;
@@ -366,6 +368,48 @@ llvm::Error Converter::checkSubgraphs(const onnx::GraphProto &G,
   return llvm::Error::success();
 }
 
+/// Rules read a node's operands by position, so a node must have the inputs
+/// and outputs its ONNX schema (at the node's opset) asks for, required ones
+/// not left empty; a damaged file stops here, naming the node. Opsets newer
+/// than the installed onnx knows (its schemas may have changed) and ops it
+/// does not know are left to the rules.
+llvm::Error Converter::checkArity(const onnx::NodeProto &NP, const Node &N) {
+  static const int KnownOpset =
+      onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at("").second;
+  if (N.Opset > KnownOpset)
+    return llvm::Error::success();
+  const onnx::OpSchema *S = onnx::OpSchemaRegistry::Schema(NP.op_type(), N.Opset, "");
+  if (!S)
+    return llvm::Error::success();
+  auto Range = [](int Min, int Max) {
+    return Min == Max ? llvm::Twine(Min).str()
+           : Max >= 1 << 30 ? (llvm::Twine(Min) + " or more").str()
+                            : (llvm::Twine(Min) + " to " + llvm::Twine(Max)).str();
+  };
+  std::string Op = "node '" + N.Name + "' (" + N.OpType + ")";
+  int In = NP.input_size();
+  while (In > 0 && NP.input(In - 1).empty())
+    --In; // trailing empty names: optional inputs not given
+  if (In < S->min_input() || In > S->max_input())
+    return fileError(Path, Op + " has " + llvm::Twine(In) + " input" + (In == 1 ? "" : "s") +
+                               "; " + N.OpType + " (opset " + llvm::Twine(N.Opset) +
+                               ") takes " + Range(S->min_input(), S->max_input()));
+  const auto &Formal = S->inputs();
+  for (int I = 0; I < In && !Formal.empty(); ++I) {
+    const auto &F = Formal[std::min<size_t>(I, Formal.size() - 1)];
+    if (NP.input(I).empty() && F.GetOption() != onnx::OpSchema::Optional)
+      return fileError(Path, Op + ": required input " + llvm::Twine(I) + " ('" +
+                                 F.GetName() + "') is empty");
+  }
+  int Out = NP.output_size();
+  if (Out < S->min_output() || Out > S->max_output())
+    return fileError(Path, Op + " has " + llvm::Twine(Out) + " output" +
+                               (Out == 1 ? "" : "s") + "; " + N.OpType + " (opset " +
+                               llvm::Twine(N.Opset) + ") gives " +
+                               Range(S->min_output(), S->max_output()));
+  return llvm::Error::success();
+}
+
 llvm::Error Converter::convertNode(const onnx::NodeProto &NP, size_t Index) {
   Graph &G = M->G;
   Node N;
@@ -388,6 +432,9 @@ llvm::Error Converter::convertNode(const onnx::NodeProto &NP, size_t Index) {
                                "does not import in opset_import");
   else
     N.Opset = 1; // ORT accepts contrib ops without an explicit import
+  if (classifyDomain(N.Domain) == OpDomain::Onnx)
+    if (llvm::Error E = checkArity(NP, N))
+      return E;
   for (const std::string &In : NP.input())
     N.Inputs.push_back(In.empty() ? NoId : G.getOrAddValue(In));
   for (const std::string &Out : NP.output())

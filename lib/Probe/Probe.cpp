@@ -15,6 +15,7 @@
 #include "gradlint/Structure/SubParameters.h"
 #include "gradlint/Support/Error.h"
 #include <chrono>
+#include <unistd.h>
 #include <cmath>
 #include <limits>
 
@@ -92,6 +93,15 @@ llvm::Expected<DrawnInputs> drawInputs(const Model &M, const ReferenceSetup &S,
     const InputSpec &Spec = S.Inputs[I];
     const Value &V = G.Values[Spec.Value];
     int64_t N = count(V.Shape);
+    // Inputs are drawn in host memory: one larger than the machine's RAM
+    // (a --dim typo) is an error, not an allocation that aborts.
+    static const uint64_t Ram =
+        uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGE_SIZE));
+    if (uint64_t(N) > Ram / 8)
+      return fileError(M.Info.Path, "input '" + V.Name + "' " + formatShape(V.Shape) +
+                                        " needs about " + llvm::Twine(uint64_t(N) * 8 >> 30) +
+                                        " GiB to draw; this machine has " +
+                                        llvm::Twine(Ram >> 30) + " GiB (check --dim)");
     if (auto It = Given.Tensors.find(Spec.Value); It != Given.Tensors.end()) {
       const TensorData &T = It->second.Tensor;
       if (llvm::ArrayRef<int64_t>(T.Shape) != llvm::ArrayRef<int64_t>(V.Shape))

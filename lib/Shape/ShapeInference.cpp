@@ -56,6 +56,18 @@ private:
   Graph &G;
 };
 
+/// Largest element count of one value: 2^40 (4 TiB of float32). Past it a
+/// shape is a damaged file or a typo in --dim, and the rules that keep a
+/// number per feature or per position must not try to allocate it.
+constexpr double MaxValueElements = double(uint64_t(1) << 40);
+
+bool oversized(const Dims &Shape) {
+  double N = 1;
+  for (int64_t D : Shape)
+    N *= double(std::max<int64_t>(D, 0));
+  return N > MaxValueElements;
+}
+
 int64_t normAxis(int64_t Axis, size_t Rank) {
   return Axis < 0 ? Axis + static_cast<int64_t>(Rank) : Axis;
 }
@@ -121,6 +133,10 @@ llvm::Error ShapeInferrer::bindInputs(const DimBindings &User,
       R.Dims[D.Symbol] = Val;
       V.Shape.push_back(Val);
     }
+    if (oversized(V.Shape))
+      return fileError(M.Info.Path, "input '" + V.Name + "' has shape " +
+                                        formatShape(V.Shape) +
+                                        ", more than 2^40 elements (check --dim)");
     V.HasShape = true;
   }
   for (ValueId Id : G.Initializers) {
@@ -869,6 +885,11 @@ llvm::Error ShapeInferrer::inferNode(NodeId Id, ShapeReport &Report) {
                                       formatShape(V.Shape));
     }
   }
+  for (ValueId Out : N.Outputs)
+    if (Out != NoId && G.Values[Out].HasShape && oversized(G.Values[Out].Shape))
+      return contradiction(N, "output '" + G.Values[Out].Name + "' would have shape " +
+                                  formatShape(G.Values[Out].Shape) +
+                                  ", more than 2^40 elements");
   bool AnyUnknown = false;
   for (ValueId Out : N.Outputs)
     AnyUnknown |= Out != NoId && !G.Values[Out].HasShape;

@@ -74,6 +74,24 @@ TEST_CASE("cli: validate's --seeds is bounded, and up to 4096", "[cli]") {
   CHECK(R.Out.find("\"seeds\": 65") != std::string::npos);
 }
 
+TEST_CASE("cli: probe refuses an input larger than the machine's memory", "[cli]") {
+  // x [2^36, 4] is 2^38 elements (2 TiB to draw), within the 2^40 shape
+  // limit; y [2^36, 1] is small. Drawing x must be an error, not an abort.
+  Fixture F;
+  std::string P = F.Dir + "/wide.onnx";
+  OnnxBuilder B;
+  B.input("x", F32, {std::string("batch"), int64_t(4)})
+      .floatInit("w", {4, 1}, std::vector<float>(4, 0.5f))
+      .node("MatMul", {"x", "w"}, {"y"})
+      .output("y")
+      .writeTo(P);
+  Run R = runGradlint("probe --dim batch=68719476736 " + P);
+  CHECK(R.Code == 2);
+  CHECK(R.Err.rfind("gradlint: error: " + P + ": input 'x' [68719476736, 4] needs about", 0) == 0);
+  CHECK(R.Err.find("GiB to draw; this machine has") != std::string::npos);
+  CHECK(R.Err.find('\n') == R.Err.size() - 1);
+}
+
 TEST_CASE("cli: inspect text shows shapes, ops and parameters", "[cli]") {
   Fixture F;
   Run R = runGradlint("inspect " + F.Model + " --dim batch=5");

@@ -135,6 +135,24 @@ BAD_INPUT("duplicate output names", "produced by both", {
 BAD_INPUT("duplicate initializer", "defined twice", {
   validModel().floatInit("w", {1}, {1.0f}).writeTo(P);
 })
+// Rules read operands by position: a node must match its ONNX schema.
+BAD_INPUT("too few inputs for the op", "(Where) has 2 inputs; Where (opset 17) takes 3", {
+  validModel().node("Where", {"z", "z"}, {"q"}).writeTo(P);
+})
+BAD_INPUT("too many inputs for the op", "(Relu) has 2 inputs; Relu (opset 17) takes 1", {
+  validModel().node("Relu", {"z", "x"}, {"q"}).writeTo(P);
+})
+BAD_INPUT("a required input left empty", "required input 1 ('B') is empty", {
+  validModel().node("Gemm", {"z", "", "z"}, {"q"}).writeTo(P);
+})
+BAD_INPUT("too many outputs for the op", "Relu (opset 17) gives 1", {
+  validModel().node("Relu", {"z"}, {"q", "r"}).writeTo(P);
+})
+BAD_INPUT("a shape of more than 2^40 elements", "more than 2^40 elements", {
+  OnnxBuilder B;
+  B.input("x", F32, {int64_t(1) << 21, int64_t(1) << 20}).node("Relu", {"x"}, {"y"}).output("y");
+  B.writeTo(P);
+})
 BAD_INPUT("undefined graph output", "graph output 'nowhere'", {
   validModel().output("nowhere").writeTo(P);
 })
