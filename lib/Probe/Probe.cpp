@@ -78,6 +78,20 @@ void bindFromGiven(const Model &M, const GivenInputs &Given, DimBindings &Dims) 
   }
 }
 
+/// What the probe draws itself (inputs, targets, the projection r) lives in
+/// host memory, about 8 bytes an element with its copy: more than the
+/// machine has (a --dim typo) is an error, not an allocation that aborts.
+llvm::Error checkHostDraw(const Model &M, int64_t Elements, const llvm::Twine &What) {
+  static const uint64_t Ram =
+      uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGE_SIZE));
+  if (uint64_t(std::max<int64_t>(Elements, 0)) <= Ram / 8)
+    return llvm::Error::success();
+  return fileError(M.Info.Path, What + " needs about " +
+                                    llvm::Twine(uint64_t(Elements) * 8 >> 30) +
+                                    " GiB to draw; this machine has " +
+                                    llvm::Twine(Ram >> 30) + " GiB (check --dim)");
+}
+
 struct DrawnInputs {
   InputValues Known; ///< integer inputs, for shape inference
   std::map<ValueId, std::shared_ptr<const HostTensor>> Ints;
@@ -93,15 +107,8 @@ llvm::Expected<DrawnInputs> drawInputs(const Model &M, const ReferenceSetup &S,
     const InputSpec &Spec = S.Inputs[I];
     const Value &V = G.Values[Spec.Value];
     int64_t N = count(V.Shape);
-    // Inputs are drawn in host memory: one larger than the machine's RAM
-    // (a --dim typo) is an error, not an allocation that aborts.
-    static const uint64_t Ram =
-        uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGE_SIZE));
-    if (uint64_t(N) > Ram / 8)
-      return fileError(M.Info.Path, "input '" + V.Name + "' " + formatShape(V.Shape) +
-                                        " needs about " + llvm::Twine(uint64_t(N) * 8 >> 30) +
-                                        " GiB to draw; this machine has " +
-                                        llvm::Twine(Ram >> 30) + " GiB (check --dim)");
+    if (llvm::Error E = checkHostDraw(M, N, "input '" + V.Name + "' " + formatShape(V.Shape)))
+      return E;
     if (auto It = Given.Tensors.find(Spec.Value); It != Given.Tensors.end()) {
       const TensorData &T = It->second.Tensor;
       if (llvm::ArrayRef<int64_t>(T.Shape) != llvm::ArrayRef<int64_t>(V.Shape))
@@ -162,8 +169,12 @@ class ReferenceLoss {
 public:
   ReferenceLoss(const ReferenceSetup &S) : S(S) {}
 
-  llvm::Error prepare(Executor &E, const ProbeOptions &O) {
+  llvm::Error prepare(const Model &M, Executor &E, const ProbeOptions &O) {
     int64_t N = S.Rows, V = S.Vocab;
+    if (llvm::Error Err = checkHostDraw(
+            M, S.Loss == LossKind::CrossEntropy ? N : N * V,
+            S.Loss == LossKind::CrossEntropy ? "the targets" : "the projection r"))
+      return Err;
     if (S.Loss == LossKind::CrossEntropy) {
       std::vector<int64_t> T(N);
       if (!O.TargetsFile.empty()) {
@@ -360,7 +371,17 @@ private:
 
 } // namespace
 
+static llvm::Expected<ProbeResult> probeModel(Model &M, const ProbeOptions &O);
+
 llvm::Expected<ProbeResult> gradlint::runProbe(Model &M, const ProbeOptions &O) {
+  // Every error names the model, those of the executor and backend too.
+  auto R = probeModel(M, O);
+  if (!R)
+    return inFile(M.Info.Path, R.takeError());
+  return R;
+}
+
+static llvm::Expected<ProbeResult> probeModel(Model &M, const ProbeOptions &O) {
   auto Given = loadGiven(M, O);
   if (!Given)
     return Given.takeError();
@@ -403,7 +424,7 @@ llvm::Expected<ProbeResult> gradlint::runProbe(Model &M, const ProbeOptions &O) 
       return Err;
 
   ReferenceLoss Loss(*Setup);
-  if (llvm::Error Err = Loss.prepare(**E, O))
+  if (llvm::Error Err = Loss.prepare(M, **E, O))
     return Err;
 
   ProbeResult R;

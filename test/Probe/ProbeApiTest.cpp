@@ -2,6 +2,7 @@
 #include "OnnxBuilder.h"
 #include "TestPaths.h"
 #include "gradlint/Loader/Loader.h"
+#include "gradlint/Probe/CPUBackend.h"
 #include "gradlint/Probe/Probe.h"
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -148,4 +149,30 @@ TEST_CASE("probe api: results do not depend on the thread count", "[probe]") {
   }
   CHECK(Norms[0] == Norms[1]);
   CHECK(Norms[0] == Norms[2]);
+}
+
+TEST_CASE("probe api: the CPU backend keeps to its memory budget", "[probe]") {
+  // Linux overcommits, so past the budget allocate() must say no itself.
+  using namespace gradlint::probe;
+  auto B = createCPUBackend(1, 1 << 20);
+  const uint64_t K = 1024;
+  auto A1 = B->allocate(600 * K);
+  REQUIRE(bool(A1));
+  auto A2 = B->allocate(600 * K);
+  REQUIRE(!A2);
+  CHECK(llvm::toString(A2.takeError()).find("budget of 1 MiB") != std::string::npos);
+  B->release(*A1);
+  auto A3 = B->allocate(600 * K); // the freed block, reused
+  REQUIRE(bool(A3));
+  auto A4 = B->allocate(300 * K);
+  REQUIRE(bool(A4));
+  auto A5 = B->allocate(200 * K);
+  CHECK(!A5);
+  llvm::consumeError(A5.takeError());
+  B->release(*A4);
+  // 350 KiB fits no cached block; freeing the cached 300 KiB makes room.
+  auto A6 = B->allocate(350 * K);
+  REQUIRE(bool(A6));
+  B->release(*A3);
+  B->release(*A6);
 }

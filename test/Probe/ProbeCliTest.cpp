@@ -127,3 +127,19 @@ TEST_CASE("probe cli: usage errors exit 2 with one line", "[probe][cli]") {
     CHECK(Cuda.Err.find("CUDA plugin") != std::string::npos);
   }
 }
+
+TEST_CASE("probe cli: a projection r larger than memory is an error", "[probe][cli]") {
+  // y = Expand(x) is [65536, 2^20] (2^36 elements, within the shape limit):
+  // the projection loss's r of that shape is drawn in host memory.
+  TempDir D;
+  std::string P = D.Path + "/expand.onnx";
+  OnnxBuilder B;
+  B.input("x", 1, {int64_t(65536), int64_t(1)})
+      .constantInt64("shape", {2}, {65536, int64_t(1) << 20})
+      .node("Expand", {"x", "shape"}, {"y"})
+      .output("y")
+      .writeTo(P);
+  Run R = probe(P);
+  CHECK(oneErrorLine(R));
+  CHECK(R.Err.find(P + ": the projection r needs about 512 GiB to draw") != std::string::npos);
+}

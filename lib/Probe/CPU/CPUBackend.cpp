@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 #include <vector>
 
 using namespace gradlint;
@@ -39,7 +40,14 @@ void Parallel::forRange(int64_t N, int64_t Grain,
   Pool->wait();
 }
 
-CPUBackend::CPUBackend(unsigned Threads) : Par(Threads) {
+// Linux overcommits: an allocation beyond the machine's memory succeeds and
+// the OOM killer ends the process when the pages are touched. The budget
+// turns that into an error naming the sizes.
+CPUBackend::CPUBackend(unsigned Threads, uint64_t MemoryBudget)
+    : Par(Threads),
+      Budget(MemoryBudget ? MemoryBudget
+                          : uint64_t(sysconf(_SC_PHYS_PAGES)) *
+                                uint64_t(sysconf(_SC_PAGE_SIZE)) / 5 * 4) {
   openblas_set_num_threads(static_cast<int>(Par.threads()));
 }
 
@@ -50,20 +58,31 @@ CPUBackend::~CPUBackend() {
 
 llvm::Expected<DeviceBuffer> CPUBackend::allocate(uint64_t Bytes) {
   uint64_t Size = std::max<uint64_t>(64, (Bytes + 63) & ~uint64_t(63));
-  {
-    std::lock_guard<std::mutex> L(CacheLock);
-    auto It = Cache.lower_bound(Size);
-    // Reuse a freed block of about the same size: layers repeat shapes.
-    if (It != Cache.end() && It->first <= Size + Size / 4) {
-      DeviceBuffer B{It->second, It->first};
-      Cache.erase(It);
-      return B;
-    }
+  std::lock_guard<std::mutex> L(CacheLock);
+  auto It = Cache.lower_bound(Size);
+  // Reuse a freed block of about the same size: layers repeat shapes.
+  if (It != Cache.end() && It->first <= Size + Size / 4) {
+    DeviceBuffer B{It->second, It->first};
+    Cache.erase(It);
+    return B;
   }
+  if (Held + Size > Budget) { // what is cached goes back first
+    for (auto &[CachedSize, Block] : Cache) {
+      std::free(Block);
+      Held -= CachedSize;
+    }
+    Cache.clear();
+  }
+  if (Held + Size > Budget)
+    return makeError("cpu backend: the probe needs more memory than its budget of " +
+                     llvm::Twine(Budget >> 20) + " MiB: " + llvm::Twine(Held >> 20) +
+                     " MiB held, " + llvm::Twine(Size >> 20) +
+                     " MiB more asked; smaller --dim values need less");
   void *P = std::aligned_alloc(64, Size);
   if (!P)
     return makeError("cpu backend: out of memory allocating " +
                      llvm::Twine(Size) + " bytes");
+  Held += Size;
   return DeviceBuffer{P, Size};
 }
 
@@ -107,6 +126,7 @@ double CPUBackend::blockSum(int64_t N,
   return Sum;
 }
 
-std::unique_ptr<Backend> gradlint::probe::createCPUBackend(unsigned Threads) {
-  return std::make_unique<CPUBackend>(Threads);
+std::unique_ptr<Backend> gradlint::probe::createCPUBackend(unsigned Threads,
+                                                          uint64_t MemoryBudget) {
+  return std::make_unique<CPUBackend>(Threads, MemoryBudget);
 }

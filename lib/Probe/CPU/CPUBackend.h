@@ -48,7 +48,7 @@ constexpr int64_t ReduceBlock = 8192;
 
 class CPUBackend final : public Backend {
 public:
-  explicit CPUBackend(unsigned Threads);
+  CPUBackend(unsigned Threads, uint64_t MemoryBudget);
   ~CPUBackend() override;
   llvm::StringRef name() const override { return "cpu"; }
 
@@ -121,6 +121,8 @@ private:
   Parallel Par;
   std::mutex CacheLock;
   std::multimap<uint64_t, void *> Cache; ///< freed blocks by size, for reuse
+  uint64_t Held = 0;  ///< bytes allocated and not freed (cached ones too)
+  uint64_t Budget;    ///< bytes held past which allocate() is an error
 };
 
 } // namespace gradlint::probe::cpu
