@@ -574,24 +574,23 @@ llvm::Error Converter::convertGraph(const onnx::GraphProto &GP) {
 /// escapes once, here (printable()), so every later use sees the same name
 /// and references between names still match.
 static void makePrintable(std::string *S) {
-  std::string P = printable(*S);
-  if (P != *S)
-    *S = std::move(P);
+  if (llvm::all_of(*S, [](unsigned char C) { return C >= 0x20 && C < 0x7f; }))
+    return; // plain ASCII, nearly every name: no copy
+  *S = printable(*S);
 }
 
 static void makeNamesPrintable(onnx::GraphProto &G) {
-  auto Fix = makePrintable;
-  Fix(G.mutable_name());
+  makePrintable(G.mutable_name());
   for (onnx::NodeProto &N : *G.mutable_node()) {
-    Fix(N.mutable_name());
-    Fix(N.mutable_op_type());
-    Fix(N.mutable_domain());
+    makePrintable(N.mutable_name());
+    makePrintable(N.mutable_op_type());
+    makePrintable(N.mutable_domain());
     for (std::string &S : *N.mutable_input())
-      Fix(&S);
+      makePrintable(&S);
     for (std::string &S : *N.mutable_output())
-      Fix(&S);
+      makePrintable(&S);
     for (onnx::AttributeProto &A : *N.mutable_attribute()) {
-      Fix(A.mutable_name());
+      makePrintable(A.mutable_name());
       if (A.has_g())
         makeNamesPrintable(*A.mutable_g());
       for (onnx::GraphProto &Sub : *A.mutable_graphs())
@@ -599,12 +598,12 @@ static void makeNamesPrintable(onnx::GraphProto &G) {
     }
   }
   for (onnx::TensorProto &T : *G.mutable_initializer())
-    Fix(T.mutable_name());
+    makePrintable(T.mutable_name());
   for (onnx::SparseTensorProto &T : *G.mutable_sparse_initializer())
-    Fix(T.mutable_values()->mutable_name());
+    makePrintable(T.mutable_values()->mutable_name());
   for (auto *List : {G.mutable_input(), G.mutable_output(), G.mutable_value_info()})
     for (onnx::ValueInfoProto &VI : *List)
-      Fix(VI.mutable_name());
+      makePrintable(VI.mutable_name());
 }
 
 llvm::Expected<std::unique_ptr<Model>>

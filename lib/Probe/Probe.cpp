@@ -10,12 +10,12 @@
 //===----------------------------------------------------------------------===//
 #include "gradlint/Probe/Probe.h"
 #include "gradlint/Loader/Loader.h"
+#include "gradlint/Probe/CPUBackend.h"
 #include "gradlint/Probe/Device.h"
 #include "gradlint/Probe/Executor.h"
 #include "gradlint/Structure/SubParameters.h"
 #include "gradlint/Support/Error.h"
 #include <chrono>
-#include <unistd.h>
 #include <cmath>
 #include <limits>
 
@@ -82,8 +82,7 @@ void bindFromGiven(const Model &M, const GivenInputs &Given, DimBindings &Dims) 
 /// host memory, about 8 bytes an element with its copy: more than the
 /// machine has (a --dim typo) is an error, not an allocation that aborts.
 llvm::Error checkHostDraw(const Model &M, int64_t Elements, const llvm::Twine &What) {
-  static const uint64_t Ram =
-      uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGE_SIZE));
+  static const uint64_t Ram = physicalMemory();
   if (uint64_t(std::max<int64_t>(Elements, 0)) <= Ram / 8)
     return llvm::Error::success();
   return fileError(M.Info.Path, What + " needs about " +

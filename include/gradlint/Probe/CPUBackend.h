@@ -14,6 +14,9 @@ namespace gradlint::probe {
 /// error: Linux overcommits, and the OOM killer would end the process.
 std::unique_ptr<Backend> createCPUBackend(unsigned Threads = 2, uint64_t MemoryBudget = 0);
 
+/// The machine's physical memory in bytes.
+uint64_t physicalMemory();
+
 } // namespace gradlint::probe
 
 #endif

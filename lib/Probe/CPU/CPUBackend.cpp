@@ -45,9 +45,7 @@ void Parallel::forRange(int64_t N, int64_t Grain,
 // turns that into an error naming the sizes.
 CPUBackend::CPUBackend(unsigned Threads, uint64_t MemoryBudget)
     : Par(Threads),
-      Budget(MemoryBudget ? MemoryBudget
-                          : uint64_t(sysconf(_SC_PHYS_PAGES)) *
-                                uint64_t(sysconf(_SC_PAGE_SIZE)) / 5 * 4) {
+      Budget(MemoryBudget ? MemoryBudget : physicalMemory() / 5 * 4) {
   openblas_set_num_threads(static_cast<int>(Par.threads()));
 }
 
@@ -129,4 +127,8 @@ double CPUBackend::blockSum(int64_t N,
 std::unique_ptr<Backend> gradlint::probe::createCPUBackend(unsigned Threads,
                                                           uint64_t MemoryBudget) {
   return std::make_unique<CPUBackend>(Threads, MemoryBudget);
+}
+
+uint64_t gradlint::probe::physicalMemory() {
+  return uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGE_SIZE));
 }
